@@ -1,0 +1,430 @@
+"""Value types and parsers: the words of SPEC §4.1, §4.4 and §6 as Python types.
+
+Everything here is pure. Parsers take raw text from Slack (or an alerting tool), undo Slack's
+HTML escaping, accept the curly quotes Slack clients produce, check ids against the one id
+grammar, and raise `UsageError` / `InvalidFieldError` saying exactly what was wrong. A button
+value is data, not permission: it goes through the same parser as typed text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from datetime import datetime
+from enum import StrEnum
+
+from bot.errors import InvalidFieldError, UsageError
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
+"""Run ids (and pipeline ids): undocumented strings, in practice 24 hex characters (§1)."""
+
+OBJECT_ID_PATTERN = re.compile(r"[0-9a-fA-F]{24}")
+"""What a VectorShift pipeline id looks like in practice."""
+
+SLACK_CHANNEL_PATTERN = re.compile(r"[CGD][A-Z0-9]{2,30}")
+SLACK_TS_PATTERN = re.compile(r"\d{1,12}\.\d{1,9}")
+
+MAX_COMMAND_CHARS = 3000
+"""Longer text is refused before parsing; Slack itself caps command text near 4,000."""
+MAX_NAME_CHARS = 200
+MAX_REASON_CHARS = 1000
+MAX_ALERT_TEXT_CHARS = 2000
+
+RESERVED_WORDS = frozenset({"help", "status", "history", "can-i"})
+
+_OPEN_QUOTES = {'"': '"', "“": "”", "”": "”", "„": "“"}
+_CLOSE_QUOTES = frozenset({'"', "”", "“"})
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+
+
+class Outcome(StrEnum):
+    """An attempt's state, valued with SPEC §6's strings."""
+
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    PENDING = "pending"
+    DENIED = "denied"
+    ABANDONED = "abandoned"
+    ALREADY_FINISHED = "already_finished"
+    SUCCEEDED = "succeeded"
+    UNCONFIRMED = "unconfirmed"
+    FAILED = "failed"
+    DUPLICATE = "duplicate"
+
+    @property
+    def is_final(self) -> bool:
+        """True once nothing more will happen to the attempt."""
+        return self not in {Outcome.AWAITING_CONFIRMATION, Outcome.PENDING}
+
+
+class Source(StrEnum):
+    """Where an attempt started."""
+
+    SLASH_COMMAND = "slash_command"
+    BUTTON = "button"
+    RETRY = "retry"
+
+
+AUDIT_FIELDS: tuple[str, ...] = (
+    "id",
+    "request_id",
+    "requested_at",
+    "completed_at",
+    "team_id",
+    "enterprise_id",
+    "user_id",
+    "user_name",
+    "channel_id",
+    "thread_ts",
+    "source",
+    "pipeline_id",
+    "pipeline_name",
+    "run_id",
+    "reason",
+    "rule",
+    "outcome",
+    "http_status",
+    "api_status",
+    "error",
+    "verified_status",
+)
+"""Export columns, in SPEC §6's order."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One termination attempt: its audited facts and the server-side context it needs.
+
+    The fields named in `AUDIT_FIELDS` are exported; the rest (`pipeline_ref`, `response_url`,
+    `view_id`, `message_channel`, `message_ts`, `nonce`, `base_url`, `lease_*`) stay on the server and are
+    never exported or put into Slack payloads.
+    """
+
+    id: str
+    request_id: str
+    requested_at: datetime
+    user_id: str
+    source: Source
+    outcome: Outcome
+    completed_at: datetime | None = None
+    team_id: str | None = None
+    enterprise_id: str | None = None
+    user_name: str | None = None
+    channel_id: str | None = None
+    thread_ts: str | None = None
+    pipeline_id: str | None = None
+    pipeline_name: str | None = None
+    run_id: str | None = None
+    reason: str | None = None
+    rule: str | None = None
+    http_status: int | None = None
+    api_status: str | None = None
+    error: str | None = None
+    verified_status: str | None = None
+    pipeline_ref: str | None = None
+    response_url: str | None = None
+    view_id: str | None = None
+    message_channel: str | None = None
+    message_ts: str | None = None
+    nonce: str | None = None
+    base_url: str | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+
+    def audit_record(self) -> dict[str, object]:
+        """The exported view: exactly `AUDIT_FIELDS`, in order, enums as their strings."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: values[name] for name in AUDIT_FIELDS}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking, as Slack identifies them."""
+
+    user_id: str
+    team_id: str | None = None
+    enterprise_id: str | None = None
+    user_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ActorFacts:
+    """What the directory knows about an actor; fetched outside the pure policy.
+
+    Attributes:
+        groups: user-group ids (S…) the actor belongs to, as far as known.
+        groups_known: False when membership could not be established recently enough; then
+            nothing is granted through groups.
+        is_guest: a single- or multi-channel guest (`is_restricted`/`is_ultra_restricted`).
+        is_foreign: the user belongs to another workspace or org than the app's.
+    """
+
+    groups: frozenset[str] = frozenset()
+    groups_known: bool = True
+    is_guest: bool = False
+    is_foreign: bool = False
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a request came from: a channel id, and whether it is a DM or group DM."""
+
+    channel_id: str
+    is_dm: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Slash command grammar (§4.1)
+
+
+@dataclass(frozen=True)
+class PipelineRef:
+    """A pipeline as the user wrote it: an id, an alias or a name (resolved later)."""
+
+    text: str
+    quoted: bool = False
+
+    @property
+    def could_be_id(self) -> bool:
+        """Whether the text is shaped like an id (and so also like an alias)."""
+        return not self.quoted and ID_PATTERN.fullmatch(self.text) is not None
+
+
+@dataclass(frozen=True)
+class HelpCommand:
+    """`/vs-terminate` or `/vs-terminate help`."""
+
+
+@dataclass(frozen=True)
+class TerminateCommand:
+    """`/vs-terminate <pipeline> <run> [reason…]` (also a button's value)."""
+
+    pipeline: PipelineRef
+    run_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class StatusCommand:
+    """`/vs-terminate status <pipeline> <run>`."""
+
+    pipeline: PipelineRef
+    run_id: str
+
+
+@dataclass(frozen=True)
+class HistoryCommand:
+    """`/vs-terminate history [<pipeline> [<run>]]`."""
+
+    pipeline: PipelineRef | None = None
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CanICommand:
+    """`/vs-terminate can-i <pipeline>`."""
+
+    pipeline: PipelineRef
+
+
+Command = HelpCommand | TerminateCommand | StatusCommand | HistoryCommand | CanICommand
+
+
+def unescape_slack(text: str) -> str:
+    """Undo Slack's escaping of `&`, `<` and `>` (and nothing else; `&amp;` goes last)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+@dataclass
+class _Token:
+    text: str
+    quoted: bool
+    end: int  # index just past the token in the source text
+
+
+def _tokens(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        if text[i] in _OPEN_QUOTES:
+            j = i + 1
+            while j < n and text[j] not in _CLOSE_QUOTES:
+                j += 1
+            if j >= n:
+                raise UsageError(f"a quote opened at character {i + 1} is never closed")
+            tokens.append(_Token(text[i + 1 : j].strip(), quoted=True, end=j + 1))
+            i = j + 1
+            continue
+        j = i
+        while j < n and not text[j].isspace():
+            j += 1
+        tokens.append(_Token(text[i:j], quoted=False, end=j))
+        i = j
+    return tokens
+
+
+def _pipeline(token: _Token) -> PipelineRef:
+    text = token.text
+    if not text:
+        raise UsageError("the pipeline name is empty")
+    if len(text) > MAX_NAME_CHARS:
+        raise UsageError(f"the pipeline name is longer than {MAX_NAME_CHARS} characters")
+    if not token.quoted and text[0] in "<@#!":
+        raise UsageError(f"`{_clip(text)}` is not a pipeline id, alias or name")
+    return PipelineRef(text=text, quoted=token.quoted)
+
+
+def _run_id(token: _Token) -> str:
+    if token.quoted or not ID_PATTERN.fullmatch(token.text):
+        raise UsageError(
+            f"`{_clip(token.text)}` is not a valid run id "
+            "(1–128 letters, digits, `-` or `_`)"
+        )
+    return token.text
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    text = _CONTROL.sub("", text).replace("`", "'")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_command(text: str) -> Command:
+    """Parse the text of a `/vs-terminate` command.
+
+    Args:
+        text: the `text` field of the slash command payload, still HTML-escaped by Slack.
+
+    Returns:
+        One of the `Command` types.
+
+    Raises:
+        UsageError: with a message saying exactly what was wrong.
+    """
+    if len(text) > MAX_COMMAND_CHARS:
+        raise UsageError(f"the command text is longer than {MAX_COMMAND_CHARS} characters")
+    text = unescape_slack(text).strip()
+    if _CONTROL.search(text):
+        raise UsageError("the command contains control or invisible characters")
+    tokens = _tokens(text)
+    if not tokens:
+        return HelpCommand()
+    head = tokens[0].text.lower() if not tokens[0].quoted else ""
+    rest = tokens[1:]
+    if head == "help":
+        return HelpCommand()
+    if head == "status":
+        if len(rest) != 2:
+            raise UsageError("`status` takes a pipeline and a run id")
+        return StatusCommand(pipeline=_pipeline(rest[0]), run_id=_run_id(rest[1]))
+    if head == "history":
+        if len(rest) > 2:
+            raise UsageError("`history` takes at most a pipeline and a run id")
+        return HistoryCommand(
+            pipeline=_pipeline(rest[0]) if rest else None,
+            run_id=_run_id(rest[1]) if len(rest) > 1 else None,
+        )
+    if head == "can-i":
+        if len(rest) != 1:
+            raise UsageError("`can-i` takes exactly one pipeline")
+        return CanICommand(pipeline=_pipeline(rest[0]))
+    if len(tokens) < 2:
+        raise UsageError("a pipeline and a run id are both needed")
+    reason = text[tokens[1].end :].strip()
+    if len(reason) > MAX_REASON_CHARS:
+        raise UsageError(f"the reason is longer than {MAX_REASON_CHARS} characters")
+    return TerminateCommand(
+        pipeline=_pipeline(tokens[0]), run_id=_run_id(tokens[1]), reason=reason
+    )
+
+
+def parse_button_value(value: object) -> TerminateCommand:
+    """Parse a Terminate button's value (`"<pipeline> <run>"`) exactly like typed text.
+
+    Raises:
+        UsageError: if the value is not a string of the terminate form, or carries a reason.
+    """
+    if not isinstance(value, str):
+        raise UsageError("the button carries no pipeline and run")
+    command = parse_command(value)
+    if not isinstance(command, TerminateCommand) or command.reason:
+        raise UsageError("the button's value is not `<pipeline> <run>`")
+    return command
+
+
+def clean_reason(text: object) -> str:
+    """Validate a reason typed into the modal; returns it stripped.
+
+    Raises:
+        UsageError: if it is too long or carries control characters.
+    """
+    reason = text.strip() if isinstance(text, str) else ""
+    if len(reason) > MAX_REASON_CHARS:
+        raise UsageError(f"the reason is longer than {MAX_REASON_CHARS} characters")
+    if _CONTROL.search(reason.replace("\n", " ")):
+        raise UsageError("the reason contains control or invisible characters")
+    return reason
+
+
+# ---------------------------------------------------------------------------------------------
+# Alerts (§4.4)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A validated `POST /api/alerts` body."""
+
+    channel: str
+    pipeline: PipelineRef
+    run_id: str
+    text: str
+    thread_ts: str | None = None
+
+    @property
+    def button_value(self) -> str:
+        """The Terminate button's value, in the command grammar."""
+        pipeline = f'"{self.pipeline.text}"' if self.pipeline.quoted else self.pipeline.text
+        return f"{pipeline} {self.run_id}"
+
+
+def parse_alert(body: object) -> Alert:
+    """Validate an alert body `{"channel", "pipeline", "run", "text", "thread_ts"?}`.
+
+    Raises:
+        InvalidFieldError: naming the first bad field.
+    """
+    if not isinstance(body, dict):
+        raise InvalidFieldError("body", "must be a JSON object")
+    allowed = {"channel", "pipeline", "run", "text", "thread_ts"}
+    for key in body:
+        if key not in allowed:
+            raise InvalidFieldError(str(key)[:40], "is not a known field")
+
+    def text_field(name: str, *, required: bool = True) -> str | None:
+        value = body.get(name)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidFieldError(name, "is required and must be a non-empty string")
+        if _CONTROL.search(value.replace("\n", " ").replace("\t", " ")):
+            raise InvalidFieldError(name, "contains control or invisible characters")
+        return value.strip()
+
+    channel = text_field("channel") or ""
+    if not SLACK_CHANNEL_PATTERN.fullmatch(channel):
+        raise InvalidFieldError("channel", "must be a Slack channel id such as C0123ABCD")
+    pipeline_text = text_field("pipeline") or ""
+    if len(pipeline_text) > MAX_NAME_CHARS or any(q in pipeline_text for q in _OPEN_QUOTES):
+        raise InvalidFieldError("pipeline", f"must be an id, alias or name (≤ {MAX_NAME_CHARS})")
+    run = text_field("run") or ""
+    if not ID_PATTERN.fullmatch(run):
+        raise InvalidFieldError("run", "must be 1–128 letters, digits, '-' or '_'")
+    text = text_field("text") or ""
+    if len(text) > MAX_ALERT_TEXT_CHARS:
+        raise InvalidFieldError("text", f"is longer than {MAX_ALERT_TEXT_CHARS} characters")
+    thread_ts = text_field("thread_ts", required=False)
+    if thread_ts is not None and not SLACK_TS_PATTERN.fullmatch(thread_ts):
+        raise InvalidFieldError("thread_ts", "must be a Slack message timestamp like 1700000000.000100")
+    pipeline = PipelineRef(text=pipeline_text, quoted=not ID_PATTERN.fullmatch(pipeline_text))
+    return Alert(channel=channel, pipeline=pipeline, run_id=run, text=text, thread_ts=thread_ts)

@@ -1,0 +1,1 @@
+"""Slack listeners, Block Kit builders and delivery."""

@@ -1,0 +1,26 @@
+"""Every Slack identifier the app and its manifest agree on (SPEC §4.2–4.4).
+
+Tests compare these with `manifest.yml`; payloads from Slack are matched against them.
+"""
+
+from typing import Final
+
+COMMAND: Final = "/vs-terminate"
+
+CONFIRM_CALLBACK: Final = "vs_terminate_confirm"
+"""The confirmation modal's `callback_id`."""
+RESULT_CALLBACK: Final = "vs_terminate_result"
+"""The modal as it looks once there is nothing left to submit."""
+
+REASON_BLOCK: Final = "reason"
+REASON_ACTION: Final = "reason"
+
+TERMINATE_ACTION: Final = "vs_terminate"
+"""The Terminate button on alerts and other messages; value `"<pipeline> <run>"`."""
+RETRY_ACTION: Final = "vs_terminate_retry"
+"""The Retry button on a failure message; value = the failed attempt's id."""
+
+SCOPES: Final = ("commands", "chat:write", "chat:write.public", "usergroups:read", "users:read")
+"""Exactly the bot scopes the manifest requests (least privilege, SPEC §4)."""
+
+EVENTS_PATH: Final = "/slack/events"
