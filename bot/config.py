@@ -174,7 +174,7 @@ def load_settings(
         )
 
     audit_channel = get("VS_AUDIT_CHANNEL")
-    if audit_channel is not None and not audit_channel[:1] in {"C", "G"}:
+    if audit_channel is not None and audit_channel[:1] not in {"C", "G"}:
         problems.append("VS_AUDIT_CHANNEL must be a channel id such as C0123ABCD")
 
     alerts_raw = get("VS_ALERTS_TOKEN")

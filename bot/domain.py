@@ -95,7 +95,7 @@ class Attempt:
     """One termination attempt: its audited facts and the server-side context it needs.
 
     The fields named in `AUDIT_FIELDS` are exported; the rest (`pipeline_ref`, `response_url`,
-    `view_id`, `message_channel`, `message_ts`, `nonce`, `base_url`, `lease_*`) stay on the server and are
+    `view_id`, `message_channel`, `message_ts`, `nonce`, `base_url`, `lease_*`, `channel_is_dm`) stay on the server and are
     never exported or put into Slack payloads.
     """
 
@@ -129,6 +129,7 @@ class Attempt:
     base_url: str | None = None
     lease_owner: str | None = None
     lease_until: datetime | None = None
+    channel_is_dm: bool = False
 
     def audit_record(self) -> dict[str, object]:
         """The exported view: exactly `AUDIT_FIELDS`, in order, enums as their strings."""
