@@ -1,0 +1,278 @@
+"""Getting results to people: posting, fallbacks, pacing and the audit-channel mirror (§4.3–4.4).
+
+A result goes to the channel (or the alert's thread) with `chat.postMessage`; when the bot
+cannot post there (a private channel it is not in, an archived one) it falls back to the
+interaction's `response_url` in channel, then ephemeral, then a DM to the user (without
+buttons). Posting is paced to about one message per second per channel, and Slack's 429s are
+honoured by the client's `AsyncRateLimitErrorRetryHandler`. Every outcome and denial is
+mirrored to `VS_AUDIT_CHANNEL` as one compact line with a link to the original message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.domain import Alert, Attempt, Outcome, Source
+from bot.metrics import Metrics
+from bot.slack import blocks
+from bot.terminate import Execution
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_ERRORS = frozenset(
+    {"channel_not_found", "not_in_channel", "is_archived", "restricted_action", "access_denied"}
+)
+"""`chat.postMessage` errors after which another route may still reach the people involved."""
+CHANNEL_INTERVAL_S = 1.0
+DENIAL_MIRROR_INTERVAL_S = 300.0
+"""At most one audit-channel line per user per this many seconds for repeated denials."""
+MESSAGE_CACHE_SIZE = 2000
+
+
+@dataclass(frozen=True)
+class Posted:
+    """Where a message ended up: a channel message (with ts) or only a response_url/DM."""
+
+    route: str
+    channel: str | None = None
+    ts: str | None = None
+
+
+class Delivery:
+    """Posts results, alerts and notices through the fallback chain.
+
+    Args:
+        client: the bot's Web API client (with rate-limit retries).
+        session: the shared aiohttp session, also used for `response_url` posts.
+        audit_channel: `VS_AUDIT_CHANNEL`, or None.
+        metrics: where Slack API errors are counted.
+        clock: monotonic seconds, replaced in tests.
+    """
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        session: aiohttp.ClientSession | None,
+        audit_channel: str | None,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._session = session
+        self._audit_channel = audit_channel
+        self._metrics = metrics
+        self._clock = clock
+        self._next_slot: dict[str, float] = {}
+        self._last_denial_mirror: dict[str, float] = {}
+        self._messages: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+
+    # -- building blocks --------------------------------------------------------------------
+
+    async def _pace(self, channel: str) -> None:
+        now = self._clock()
+        slot = max(now, self._next_slot.get(channel, now))
+        self._next_slot[channel] = slot + CHANNEL_INTERVAL_S
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    def _count(self, method: str, exc: SlackApiError) -> str:
+        error = str(exc.response.get("error", "unknown"))
+        self._metrics.slack_api_errors_total.labels(method=method, error=error).inc()
+        return error
+
+    async def post(
+        self, channel: str, text: str, message_blocks: list[dict[str, Any]] | None = None,
+        *, thread_ts: str | None = None,
+    ) -> str:
+        """`chat.postMessage`, paced per channel; returns the message ts.
+
+        Raises:
+            SlackApiError: Slack refused; the error was counted.
+        """
+        await self._pace(channel)
+        try:
+            response = await self._client.chat_postMessage(
+                channel=channel, text=text, blocks=message_blocks, thread_ts=thread_ts,
+                unfurl_links=False, unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            self._count("chat.postMessage", exc)
+            raise
+        return str(response.get("ts"))
+
+    async def respond(self, response_url: str, payload: dict[str, Any]) -> bool:
+        """Post to an interaction's `response_url`; True if Slack took it."""
+        webhook = AsyncWebhookClient(response_url, session=self._session, timeout=10)
+        try:
+            response = await webhook.send_dict(payload)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            logger.warning("response_url post failed: %s", type(exc).__name__)
+            return False
+        if response.status_code != 200:
+            logger.warning("response_url post refused: HTTP %s", response.status_code)
+            return False
+        return True
+
+    async def direct_message(self, user_id: str, text: str, message_blocks: list[dict[str, Any]] | None = None) -> bool:
+        """A DM from the bot; True if it was sent."""
+        try:
+            opened = await self._client.conversations_open(users=user_id)
+            channel = str((opened.get("channel") or {}).get("id"))
+            await self.post(channel, text, message_blocks)
+        except SlackApiError as exc:
+            self._count("chat.postMessage", exc)
+            logger.warning("could not DM %s: %s", user_id, exc.response.get("error"))
+            return False
+        return True
+
+    async def tell(
+        self, *, user_id: str | None, response_url: str | None, channel: str | None, text: str
+    ) -> None:
+        """Tell one user something privately: ephemeral via response_url, else ephemeral, else DM."""
+        if response_url and await self.respond(response_url, blocks.ephemeral(text)):
+            return
+        if user_id and channel:
+            try:
+                await self._client.chat_postEphemeral(channel=channel, user=user_id, text=text)
+                return
+            except SlackApiError as exc:
+                self._count("chat.postEphemeral", exc)
+        if user_id:
+            await self.direct_message(user_id, text)
+
+    # -- results ----------------------------------------------------------------------------
+
+    def remember_message(self, ts: str, text: str, message_blocks: list[dict[str, Any]]) -> None:
+        """Keep a clicked message's content so it can be re-rendered with the outcome."""
+        if len(self._messages) >= MESSAGE_CACHE_SIZE:
+            self._messages.pop(next(iter(self._messages)))
+        self._messages[ts] = (text, message_blocks)
+
+    async def announce(self, execution: Execution) -> Posted:
+        """Post an attempt's result where everybody involved sees it, then mirror it."""
+        attempt = execution.attempt
+        text, message_blocks = blocks.result_message(execution)
+        channel = attempt.message_channel or attempt.channel_id
+        thread_ts = attempt.message_ts or attempt.thread_ts
+        posted = await self._deliver(attempt, channel, thread_ts, text, message_blocks, execution)
+        await self._update_source(attempt)
+        await self.mirror(attempt, posted)
+        return posted
+
+    async def _deliver(
+        self, attempt: Attempt, channel: str | None, thread_ts: str | None, text: str,
+        message_blocks: list[dict[str, Any]], execution: Execution,
+    ) -> Posted:
+        if channel and not attempt.channel_is_dm:
+            try:
+                ts = await self.post(channel, text, message_blocks, thread_ts=thread_ts)
+                return Posted("channel", channel, ts)
+            except SlackApiError as exc:
+                if exc.response.get("error") not in FALLBACK_ERRORS:
+                    raise
+                logger.info("cannot post in %s (%s); falling back", channel, exc.response.get("error"))
+        if attempt.response_url:
+            for response_type in ("in_channel", "ephemeral"):
+                payload = {"response_type": response_type, "replace_original": False,
+                           "text": text, "blocks": message_blocks}
+                if await self.respond(attempt.response_url, payload):
+                    return Posted(f"response_url:{response_type}")
+        dm_text, dm_blocks = blocks.result_message(execution, buttons=False)
+        if await self.direct_message(attempt.user_id, dm_text, dm_blocks):
+            return Posted("dm")
+        logger.error("the result of attempt %s could not be delivered anywhere", attempt.id)
+        return Posted("undelivered")
+
+    async def _update_source(self, attempt: Attempt) -> None:
+        """Replace the clicked message's buttons with the outcome so nobody clicks it again."""
+        if attempt.message_channel is None or attempt.message_ts is None:
+            return
+        if attempt.source is Source.SLASH_COMMAND:
+            return
+        text, original = self._messages.get(
+            attempt.message_ts,
+            (f"Run {attempt.run_id} of {blocks.attempt_pipeline(attempt)}", []),
+        )
+        build = blocks.retried_message if attempt.source is Source.RETRY else blocks.finished_alert
+        if attempt.outcome in {Outcome.FAILED, Outcome.UNCONFIRMED} and attempt.source is Source.BUTTON:
+            return  # the alert keeps its Terminate button: the failure message offers Retry
+        new_text, new_blocks = build(original, text, attempt)
+        try:
+            await self._client.chat_update(
+                channel=attempt.message_channel, ts=attempt.message_ts, text=new_text, blocks=new_blocks
+            )
+        except SlackApiError as exc:
+            self._count("chat.update", exc)
+            logger.warning("could not update message %s: %s", attempt.message_ts, exc.response.get("error"))
+
+    async def mirror(self, attempt: Attempt, posted: Posted | None = None) -> None:
+        """One compact line in the audit channel; repeated denials of one user are thinned."""
+        if self._audit_channel is None:
+            return
+        if attempt.outcome is Outcome.DENIED:
+            now = self._clock()
+            last = self._last_denial_mirror.get(attempt.user_id)
+            if last is not None and now - last < DENIAL_MIRROR_INTERVAL_S:
+                return
+            self._last_denial_mirror[attempt.user_id] = now
+        permalink = None
+        if posted is not None and posted.channel and posted.ts:
+            try:
+                link = await self._client.chat_getPermalink(channel=posted.channel, message_ts=posted.ts)
+                permalink = str(link.get("permalink")) or None
+            except SlackApiError as exc:
+                self._count("chat.getPermalink", exc)
+        try:
+            await self.post(self._audit_channel, blocks.audit_line(attempt, permalink))
+        except SlackApiError as exc:
+            logger.warning("audit channel mirror failed: %s", exc.response.get("error"))
+
+    async def post_checkpoint(self, count: int, head: str | None) -> None:
+        """Post the audit chain's head so deleting the newest events would be noticed."""
+        if self._audit_channel is None:
+            return
+        try:
+            await self.post(self._audit_channel, blocks.chain_head_line(count, head))
+        except SlackApiError as exc:
+            logger.warning("chain checkpoint post failed: %s", exc.response.get("error"))
+
+    # -- alerts -----------------------------------------------------------------------------
+
+    async def post_alert(self, alert: Alert, existing_ts: str | None) -> str:
+        """Post an alert with a Terminate button, or update the one already posted.
+
+        Returns:
+            The message ts.
+
+        Raises:
+            SlackApiError: Slack refused the post.
+        """
+        text, message_blocks = blocks.alert_message(
+            text=alert.text, pipeline=alert.pipeline.text, run_id=alert.run_id,
+            button_value=alert.button_value,
+        )
+        if existing_ts is not None:
+            try:
+                await self._client.chat_update(
+                    channel=alert.channel, ts=existing_ts, text=text, blocks=message_blocks
+                )
+                self.remember_message(existing_ts, text, message_blocks)
+                return existing_ts
+            except SlackApiError as exc:
+                self._count("chat.update", exc)
+                if exc.response.get("error") not in {"message_not_found", "cant_update_message"}:
+                    raise
+        ts = await self.post(alert.channel, text, message_blocks, thread_ts=alert.thread_ts)
+        self.remember_message(ts, text, message_blocks)
+        return ts

@@ -1,0 +1,87 @@
+"""Reading Slack payloads into domain values: who, where, and the interaction's handles.
+
+Payload shapes differ between slash commands, `block_actions` and `view_*` requests; this
+module is the one place that knows them, and it never trusts a field's type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.domain import Actor, Where
+from bot.slack import ids
+
+
+def as_str(value: object) -> str | None:
+    """`value` if it is a non-empty string, else None."""
+    return value if isinstance(value, str) and value else None
+
+
+def as_dict(value: object) -> dict[str, Any]:
+    """`value` if it is a dict, else an empty one: payload fields are never trusted."""
+    return value if isinstance(value, dict) else {}
+
+
+def command_actor(body: dict[str, Any]) -> Actor:
+    """The user of a slash command."""
+    return Actor(
+        user_id=as_str(body.get("user_id")) or "",
+        team_id=as_str(body.get("team_id")),
+        enterprise_id=as_str(body.get("enterprise_id")),
+        user_name=as_str(body.get("user_name")),
+    )
+
+
+def command_where(body: dict[str, Any]) -> Where:
+    """The channel of a slash command, and whether it is a DM or group DM."""
+    channel_id = as_str(body.get("channel_id")) or ""
+    name = as_str(body.get("channel_name")) or ""
+    return Where(
+        channel_id=channel_id,
+        is_dm=channel_id.startswith("D") or name == "directmessage" or name.startswith("mpdm-"),
+    )
+
+
+def interaction_actor(body: dict[str, Any]) -> Actor:
+    """The user of a `block_actions` or `view_*` payload."""
+    user = as_dict(body.get("user"))
+    return Actor(
+        user_id=as_str(user.get("id")) or "",
+        team_id=as_str(user.get("team_id")) or as_str(as_dict(body.get("team")).get("id")),
+        enterprise_id=as_str(as_dict(body.get("enterprise")).get("id")),
+        user_name=as_str(user.get("username")) or as_str(user.get("name")),
+    )
+
+
+def interaction_where(body: dict[str, Any]) -> Where:
+    """The channel a button was clicked in."""
+    channel = as_dict(body.get("channel"))
+    channel_id = as_str(channel.get("id")) or as_str(as_dict(body.get("container")).get("channel_id"))
+    name = as_str(channel.get("name")) or ""
+    channel_id = channel_id or ""
+    return Where(
+        channel_id=channel_id,
+        is_dm=channel_id.startswith("D") or name == "directmessage" or name.startswith("mpdm-"),
+    )
+
+
+def clicked_message(body: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """The clicked message's channel, ts, and the thread to answer in."""
+    message = as_dict(body.get("message"))
+    container = as_dict(body.get("container"))
+    channel = as_str(container.get("channel_id")) or as_str(as_dict(body.get("channel")).get("id"))
+    ts = as_str(message.get("ts")) or as_str(container.get("message_ts"))
+    thread = as_str(message.get("thread_ts")) or ts
+    return channel, ts, thread
+
+
+def first_action(body: dict[str, Any]) -> dict[str, Any]:
+    """The clicked element of a `block_actions` payload."""
+    actions = body.get("actions")
+    return as_dict(actions[0]) if isinstance(actions, list) and actions else {}
+
+
+def reason_value(view: dict[str, Any]) -> object:
+    """The reason input's raw value from a submitted view."""
+    values = as_dict(as_dict(view.get("state")).get("values"))
+    return as_dict(as_dict(values.get(ids.REASON_BLOCK)).get(ids.REASON_ACTION)).get("value")
