@@ -1,0 +1,472 @@
+"""The fake VectorShift API: pipeline lookup, run status and terminate, with scripted runs.
+
+`FakeVectorShift` serves the three endpoints SPEC §1 describes under `/v1`, shaped like the
+real ones: `GET /v1/pipeline?name=…|id=…`, `GET /v1/pipeline/{id}/run/status/{run_id}` and
+`POST /v1/pipeline/{id}/terminate` with JSON `{"run_id": …}`, each behind
+`Authorization: Bearer <api_key>` (401 `{"error": "Invalid API key"}` otherwise).
+
+Each run follows a `RunScript` — succeeds, fails, fails once then succeeds, answers 200 with
+`status: failed`, hangs, is already finished, keeps running, or is not found on terminate — and
+`inject()` forces any other answer (429, 503, 405, a non-JSON body) for a few requests.
+`latency_s` adds latency to every answer (the benchmark's 200 ms), `status_delay_s` to status
+answers only.
+
+Every lookup, status poll and terminate call is recorded (including unauthorised ones, so "no
+terminate call was made" means none reached the server); `wait_for_terminate` and
+`async_wait_for_terminate` wait for one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final, Literal, NamedTuple
+
+from aiohttp import web
+
+from bot.fakes.runner import FakeApp, Journal
+
+__all__ = [
+    "API_KEY",
+    "Endpoint",
+    "FakeVectorShift",
+    "Lookup",
+    "RunScript",
+    "StatusCall",
+    "TerminateCall",
+]
+
+API_KEY: Final = "vs-test-key"
+"""The key the fake accepts unless told otherwise."""
+
+ACTIVE_STATUSES: Final = frozenset({"in_progress", "running", "queued", "pending", "paused"})
+FINISHED_STATUSES: Final = frozenset(
+    {"completed", "succeeded", "failed", "cancelled", "terminated", "stopped"}
+)
+STOPPED_STATUS: Final = "cancelled"
+"""What a run reports once a terminate took effect."""
+
+Endpoint = Literal["lookup", "status", "terminate"]
+
+
+class RunScript(StrEnum):
+    """How a run answers terminate and status calls."""
+
+    SUCCEEDS = "succeeds"
+    """Terminate 200 `success`; the next status poll reports `cancelled`."""
+    FAILS = "fails"
+    """Terminate 500 `{"status": "failed", "error": "internal error"}`; keeps running."""
+    FAILS_THEN_SUCCEEDS = "fails_then_succeeds"
+    """The first terminate fails like FAILS, later ones succeed like SUCCEEDS (for Retry)."""
+    FAILED_200 = "failed_200"
+    """Terminate 200 `{"status": "failed", "error": "run could not be stopped"}`; keeps running."""
+    TIMES_OUT = "times_out"
+    """Terminate answers 200 `success` only after `hang_s`; the run stops only then."""
+    ALREADY_FINISHED = "already_finished"
+    """Status `completed` from the start; terminate 400 `run is not active`."""
+    KEEPS_RUNNING = "keeps_running"
+    """Terminate 200 `success`, but the status stays active."""
+    NOT_FOUND_ON_TERMINATE = "not_found_on_terminate"
+    """Terminate 404 `Run not found` (status still answers)."""
+
+
+class TerminateCall(NamedTuple):
+    """A terminate request that reached the fake."""
+
+    pipeline_id: str
+    run_id: str
+    at: float
+    """`time.monotonic()` on arrival."""
+
+
+class StatusCall(NamedTuple):
+    """A run status request that reached the fake."""
+
+    pipeline_id: str
+    run_id: str
+    at: float
+
+
+class Lookup(NamedTuple):
+    """A pipeline lookup that reached the fake."""
+
+    by: Literal["name", "id"]
+    value: str
+    at: float
+
+
+@dataclass(slots=True)
+class _Pipeline:
+    id: str
+    name: str
+    oid: bool
+
+
+@dataclass(slots=True)
+class _Run:
+    script: RunScript
+    status: str
+    terminates: int = 0
+
+
+@dataclass(slots=True)
+class _Injection:
+    endpoint: Endpoint
+    status: int
+    body: dict[str, Any] | str | None
+    times: int | None
+
+
+class _Answer(Exception):
+    """An HTTP answer raised from deep inside a handler; never leaves the module."""
+
+    def __init__(self, status: int, body: dict[str, Any] | str | None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+def _failed(status: int, error: str) -> _Answer:
+    return _Answer(status, {"status": "failed", "error": error})
+
+
+class FakeVectorShift(FakeApp):
+    """A fake VectorShift API with scripted runs and recorded calls.
+
+    Args:
+        api_key: The only key accepted as `Authorization: Bearer <key>`.
+        latency_s: Extra latency on every answer.
+        status_delay_s: Extra latency on run status answers.
+        hang_s: How long a TIMES_OUT terminate hangs.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = API_KEY,
+        latency_s: float = 0.0,
+        status_delay_s: float = 0.0,
+        hang_s: float = 30.0,
+    ) -> None:
+        super().__init__()
+        self.latency_s = latency_s
+        self.status_delay_s = status_delay_s
+        self.hang_s = hang_s
+        self._api_key = api_key
+        self._lock = threading.Lock()
+        self._pipelines: dict[str, _Pipeline] = {}
+        self._runs: dict[tuple[str, str], _Run] = {}
+        self._injections: list[_Injection] = []
+        self._terminates: Journal[TerminateCall] = Journal()
+        self._statuses: Journal[StatusCall] = Journal()
+        self._lookups: Journal[Lookup] = Journal()
+
+    def __repr__(self) -> str:
+        return f"FakeVectorShift(pipelines={len(self._pipelines)}, runs={len(self._runs)})"
+
+    # -- running -------------------------------------------------------------------------------
+
+    def make_app(self) -> web.Application:
+        """Builds the aiohttp application serving the `/v1` endpoints.
+
+        Returns:
+            The application.
+        """
+        app = web.Application()
+        app.router.add_get("/v1/pipeline", self._handle_lookup)
+        app.router.add_get("/v1/pipeline/{pipeline_id}/run/status/{run_id}", self._handle_status)
+        app.router.add_post("/v1/pipeline/{pipeline_id}/terminate", self._handle_terminate)
+        return app
+
+    @property
+    def base_url(self) -> str:
+        """The API base to give the bot as `VECTORSHIFT_BASE_URL`; ends with `/v1`."""
+        return f"{self.root_url}/v1"
+
+    # -- scripting -----------------------------------------------------------------------------
+
+    def add_pipeline(self, pipeline_id: str, name: str, *, oid: bool = True) -> None:
+        """Makes a pipeline known to lookups, status and terminate.
+
+        Args:
+            pipeline_id: Its id.
+            name: Its name.
+            oid: Report `_id` as `{"$oid": id}` (True) or as a plain string.
+        """
+        with self._lock:
+            self._pipelines[pipeline_id] = _Pipeline(pipeline_id, name, oid)
+
+    def add_run(
+        self,
+        pipeline_id: str,
+        run_id: str,
+        script: RunScript = RunScript.SUCCEEDS,
+        *,
+        status: str | None = None,
+    ) -> None:
+        """Adds a run following `script`.
+
+        Args:
+            pipeline_id: A pipeline added with `add_pipeline`.
+            run_id: Its id.
+            script: How it answers terminate and status calls.
+            status: Its status until terminated; defaults to `running` (`completed` for
+                ALREADY_FINISHED).
+
+        Raises:
+            KeyError: The pipeline was not added.
+        """
+        default = "completed" if script is RunScript.ALREADY_FINISHED else "running"
+        with self._lock:
+            if pipeline_id not in self._pipelines:
+                raise KeyError(f"add_pipeline({pipeline_id!r}, …) first")
+            self._runs[(pipeline_id, run_id)] = _Run(script, status or default)
+
+    def set_status(self, pipeline_id: str, run_id: str, status: str) -> None:
+        """Changes a run's status, e.g. to have it finish between the modal and the submit.
+
+        Raises:
+            KeyError: The run was not added.
+        """
+        with self._lock:
+            self._runs[(pipeline_id, run_id)].status = status
+
+    def run_status(self, pipeline_id: str, run_id: str) -> str:
+        """Returns the status a poll would now report.
+
+        Raises:
+            KeyError: The run was not added.
+        """
+        with self._lock:
+            return self._runs[(pipeline_id, run_id)].status
+
+    def inject(
+        self,
+        endpoint: Endpoint,
+        status: int,
+        body: dict[str, Any] | str | None = None,
+        *,
+        times: int | None = 1,
+    ) -> None:
+        """Forces the next answers of an endpoint (after the key check), whatever the script.
+
+        Args:
+            endpoint: `lookup`, `status` or `terminate`.
+            status: HTTP status, e.g. 429, 503, 502, 405.
+            body: A JSON object, a non-JSON text body, or None for an empty body.
+            times: How many requests it applies to; None means until `clear_injections()`.
+        """
+        with self._lock:
+            self._injections.append(_Injection(endpoint, status, body, times))
+
+    def clear_injections(self) -> None:
+        """Drops every `inject()`."""
+        with self._lock:
+            self._injections.clear()
+
+    # -- queries -------------------------------------------------------------------------------
+
+    @property
+    def terminate_calls(self) -> list[TerminateCall]:
+        """Terminate requests so far, in arrival order (a copy)."""
+        return self._terminates.snapshot()
+
+    @property
+    def status_calls(self) -> list[StatusCall]:
+        """Run status requests so far, in arrival order (a copy)."""
+        return self._statuses.snapshot()
+
+    @property
+    def lookups(self) -> list[Lookup]:
+        """Pipeline lookups so far, in arrival order (a copy)."""
+        return self._lookups.snapshot()
+
+    def clear(self) -> None:
+        """Forgets the recorded calls (pipelines, runs and injections stay)."""
+        self._terminates.clear()
+        self._statuses.clear()
+        self._lookups.clear()
+
+    def wait_for_terminate(
+        self,
+        pipeline_id: str | None = None,
+        run_id: str | None = None,
+        timeout: float = 10.0,
+        *,
+        count: int = 1,
+    ) -> TerminateCall:
+        """Blocks until a terminate request for the run has arrived (earlier ones count).
+
+        Args:
+            pipeline_id: Only this pipeline; any when None.
+            run_id: Only this run; any when None.
+            timeout: Seconds to wait at most.
+            count: Wait for this many matching requests and return the last of them.
+
+        Returns:
+            The `count`-th matching request.
+
+        Raises:
+            TimeoutError: None arrived in time.
+        """
+        return self._terminates.wait(
+            _terminate_matcher(pipeline_id, run_id), timeout=timeout, count=count
+        )
+
+    async def async_wait_for_terminate(
+        self,
+        pipeline_id: str | None = None,
+        run_id: str | None = None,
+        timeout: float = 10.0,  # noqa: ASYNC109 - mirrors wait_for_terminate
+        *,
+        count: int = 1,
+    ) -> TerminateCall:
+        """Waits without blocking the loop until a terminate request for the run has arrived.
+
+        Args:
+            pipeline_id: Only this pipeline; any when None.
+            run_id: Only this run; any when None.
+            timeout: Seconds to wait at most.
+            count: Wait for this many matching requests and return the last of them.
+
+        Returns:
+            The `count`-th matching request.
+
+        Raises:
+            TimeoutError: None arrived in time.
+        """
+        return await self._terminates.async_wait(
+            _terminate_matcher(pipeline_id, run_id), timeout=timeout, count=count
+        )
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    async def _handle_lookup(self, request: web.Request) -> web.Response:
+        name, pipeline_id = request.query.get("name"), request.query.get("id")
+        if pipeline_id is not None:
+            self._lookups.append(Lookup("id", pipeline_id, time.monotonic()))
+        elif name is not None:
+            self._lookups.append(Lookup("name", name, time.monotonic()))
+        try:
+            await self._pace(request, "lookup")
+            with self._lock:
+                if pipeline_id is not None:
+                    found = self._pipelines.get(pipeline_id)
+                elif name is not None:
+                    found = next((p for p in self._pipelines.values() if p.name == name), None)
+                else:
+                    raise _failed(400, "name or id is required")
+                if found is None:
+                    raise _failed(404, "Pipeline not found")
+                _id: object = {"$oid": found.id} if found.oid else found.id
+                obj = {"_id": _id, "name": found.name, "description": "", "nodes": {}}
+            return _answer(200, {"status": "success", "object": obj})
+        except _Answer as answer:
+            return _answer(answer.status, answer.body)
+
+    async def _handle_status(self, request: web.Request) -> web.Response:
+        pipeline_id, run_id = request.match_info["pipeline_id"], request.match_info["run_id"]
+        self._statuses.append(StatusCall(pipeline_id, run_id, time.monotonic()))
+        try:
+            await self._pace(request, "status")
+            if self.status_delay_s:
+                await asyncio.sleep(self.status_delay_s)
+            with self._lock:
+                run = self._find_run(pipeline_id, run_id)
+                return _answer(200, {"task_id": run_id, "status": run.status})
+        except _Answer as answer:
+            return _answer(answer.status, answer.body)
+
+    async def _handle_terminate(self, request: web.Request) -> web.Response:
+        pipeline_id = request.match_info["pipeline_id"]
+        try:
+            body = json.loads(await request.text())
+        except ValueError:
+            body = None
+        run_id = body.get("run_id") if isinstance(body, dict) else None
+        self._terminates.append(
+            TerminateCall(pipeline_id, run_id if isinstance(run_id, str) else "", time.monotonic())
+        )
+        try:
+            await self._pace(request, "terminate")
+            if not isinstance(run_id, str) or not run_id:
+                raise _failed(400, "run_id is required")
+            with self._lock:
+                run = self._find_run(pipeline_id, run_id)
+                run.terminates += 1
+                script = run.script
+                self._terminate_now(run)
+            if script is RunScript.TIMES_OUT:
+                await asyncio.sleep(self.hang_s)
+                with self._lock:
+                    run.status = STOPPED_STATUS
+            return _answer(200, {"status": "success"})
+        except _Answer as answer:
+            return _answer(answer.status, answer.body)
+
+    async def _pace(self, request: web.Request, endpoint: Endpoint) -> None:
+        """Adds latency, checks the key, applies an injection; raises the answer to give."""
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        authorization = request.headers.get("Authorization", "")
+        if authorization != f"Bearer {self._api_key}":
+            raise _Answer(401, {"error": "Invalid API key"})
+        with self._lock:
+            for injection in self._injections:
+                if injection.endpoint != endpoint:
+                    continue
+                if injection.times is not None:
+                    injection.times -= 1
+                    if injection.times <= 0:
+                        self._injections.remove(injection)
+                raise _Answer(injection.status, injection.body)
+
+    def _find_run(self, pipeline_id: str, run_id: str) -> _Run:
+        if pipeline_id not in self._pipelines:
+            raise _failed(404, "Pipeline not found")
+        run = self._runs.get((pipeline_id, run_id))
+        if run is None:
+            raise _failed(404, "Run not found")
+        return run
+
+    def _terminate_now(self, run: _Run) -> None:
+        """Applies a terminate to a run (lock held); raises any answer other than success."""
+        if run.status in FINISHED_STATUSES:
+            raise _failed(400, "run is not active")
+        match run.script:
+            case RunScript.FAILS:
+                raise _failed(500, "internal error")
+            case RunScript.FAILS_THEN_SUCCEEDS if run.terminates == 1:
+                raise _failed(500, "internal error")
+            case RunScript.FAILED_200:
+                raise _failed(200, "run could not be stopped")
+            case RunScript.NOT_FOUND_ON_TERMINATE:
+                raise _failed(404, "Run not found")
+            case RunScript.SUCCEEDS | RunScript.FAILS_THEN_SUCCEEDS:
+                run.status = STOPPED_STATUS
+            case RunScript.KEEPS_RUNNING | RunScript.TIMES_OUT | RunScript.ALREADY_FINISHED:
+                pass  # TIMES_OUT stops only after its hang; the others never do
+
+
+def _terminate_matcher(
+    pipeline_id: str | None, run_id: str | None
+) -> Callable[[TerminateCall], bool]:
+    def matches(call: TerminateCall) -> bool:
+        return (pipeline_id is None or call.pipeline_id == pipeline_id) and (
+            run_id is None or call.run_id == run_id
+        )
+
+    return matches
+
+
+def _answer(status: int, body: dict[str, Any] | str | None) -> web.Response:
+    if body is None:
+        return web.Response(status=status)
+    if isinstance(body, str):
+        return web.Response(status=status, text=body, content_type="text/plain")
+    return web.json_response(body, status=status)
