@@ -1,0 +1,725 @@
+"""Every read and write of the audit store: events, attempt state, run claims, alert messages.
+
+Writes append an event to the chain and update the `attempts` projection in the same
+transaction, so the projection always equals the fold of the events (`verify` checks that too).
+Appends are serialised: on PostgreSQL by `pg_advisory_xact_lock(CHAIN_LOCK_KEY)` taken inside the
+transaction before the chain head is read, so any number of instances share one chain; on SQLite
+by the single writer thread and `BEGIN IMMEDIATE`. Event ids are the chain positions (previous +
+1, assigned under that lock), so a deleted event leaves a visible gap.
+
+Run claims (SPEC §4.4) are enforced by the `run_claims` primary key: exactly one concurrent
+claimer inserts the row or swaps out a finished holder with a compare-and-set UPDATE.
+
+Errors: any `SQLAlchemyError` in a write becomes `bot.errors.AuditWriteError` (nothing is
+half-written: the transaction rolls back), in a read `bot.audit.AuditReadError`. Messages name the
+operation and the error class, never the URL.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
+from enum import Enum
+from itertools import groupby
+from typing import Any, Final, TypeVar, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    RowMapping,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from bot.audit import AuditReadError
+from bot.audit.chain import canonical_json, event_hash, hashes_equal, iso_utc
+from bot.audit.db import Database
+from bot.audit.models import AlertMessageRow, AttemptRow, AuditEventRow, RunClaimRow
+from bot.domain import AUDIT_FIELDS, Attempt, Outcome, Source
+from bot.errors import AuditWriteError
+
+T = TypeVar("T")
+
+CHAIN_LOCK_KEY: Final = 0x76735F6175646974
+"""`pg_advisory_xact_lock` key serialising chain appends across instances ("vs_audit")."""
+
+ATTEMPT_FIELDS: Final = tuple(f.name for f in fields(Attempt))
+_AUDITED: Final = frozenset(AUDIT_FIELDS)
+_DATETIME_FIELDS: Final = frozenset({"requested_at", "completed_at", "lease_until"})
+_REACHED_API: Final = (Outcome.PENDING, Outcome.SUCCEEDED, Outcome.FAILED, Outcome.UNCONFIRMED)
+_BLOCKING: Final = frozenset({Outcome.PENDING, Outcome.SUCCEEDED})
+_CLAIM_ROUNDS: Final = 8
+"""Compare-and-set rounds before giving up; each lost round means another claimer won."""
+_STREAM_ROWS: Final = 1_000
+
+_attempts = cast(Table, AttemptRow.__table__)
+_events = cast(Table, AuditEventRow.__table__)
+_claims = cast(Table, RunClaimRow.__table__)
+_alerts = cast(Table, AlertMessageRow.__table__)
+
+# Built once: executing a prebuilt statement with a parameter dict skips per-call statement
+# construction and cache-key work, about half of an append's CPU time (measured, see db.py).
+_INSERT_ATTEMPT = _attempts.insert()
+_UPDATE_ATTEMPT = update(_attempts).where(_attempts.c.id == bindparam("attempt_id_"))
+_INSERT_EVENT = _events.insert()
+_LAST_EVENT = select(_events.c.id, _events.c.hash).order_by(_events.c.id.desc()).limit(1)
+_CHAIN_LOCK = select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY))
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """What `audit verify` found.
+
+    Attributes:
+        ok: the chain and the projection are intact.
+        count: events verified good (all of them when `ok`).
+        bad_event_id: the first event that fails, or None (intact, or a projection problem).
+        problem: what is wrong, in words, or None.
+        head: the hash of the last good event (the chain head when `ok`), None if there is none.
+    """
+
+    ok: bool
+    count: int
+    bad_event_id: int | None
+    problem: str | None
+    head: str | None
+
+
+class AuditRepository:
+    """The audit store's operations, each one transaction on the database's worker thread.
+
+    Args:
+        db: the open database.
+        hmac_key: `VS_AUDIT_HMAC_KEY`, or None (or empty) for a plain SHA-256 chain.
+        clock: returns the current aware datetime; stamps events, completions and claims.
+    """
+
+    def __init__(
+        self, db: Database, *, hmac_key: bytes | None, clock: Callable[[], datetime]
+    ) -> None:
+        self._db = db
+        self._key = hmac_key or None
+        self._clock = clock
+        self._pg = db.dialect == "postgresql"
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def add(self, attempt: Attempt) -> Attempt:
+        """Record a new attempt: its projection row and its first event (all audit fields).
+
+        Args:
+            attempt: the attempt as it starts; its datetimes must be timezone-aware.
+
+        Returns:
+            The attempt as stored (datetimes in UTC).
+
+        Raises:
+            AuditWriteError: if it could not be written (e.g. its id or nonce already exists).
+            ValueError: for a naive datetime.
+        """
+        attempt = _in_utc(attempt)
+
+        def work(session: Session) -> Attempt:
+            session.execute(_INSERT_ATTEMPT, _column_values(attempt, ATTEMPT_FIELDS))
+            data = {name: _json_value(getattr(attempt, name)) for name in AUDIT_FIELDS}
+            self._append(session, attempt.id, attempt.outcome, data)
+            return attempt
+
+        return await self._write("new attempt", work)
+
+    async def update(
+        self,
+        attempt_id: str,
+        *,
+        expect: Collection[Outcome] | None = None,
+        expect_nonce: str | None = None,
+        **changes: object,
+    ) -> Attempt | None:
+        """Change an attempt and append the event recording it, in one transaction.
+
+        The row is locked first (`FOR NO KEY UPDATE` on PostgreSQL), so concurrent updates of one
+        attempt apply one after the other and an `expect` check cannot be raced. When the outcome
+        becomes final and `completed_at` is not given, it is set to the clock's time. A change of
+        server-side fields only (`view_id`, `lease_*`, …) writes no event.
+
+        Args:
+            attempt_id: the attempt to change.
+            expect: if given, change it only while its outcome is one of these.
+            expect_nonce: if given, change it only if the row's nonce equals this one.
+            **changes: new values, keyed by `Attempt` field name (`id` cannot change).
+
+        Returns:
+            The attempt after the change, or None (nothing written) when it does not exist, its
+            outcome is not expected, or the nonce does not match.
+
+        Raises:
+            TypeError: for a key that is not a changeable `Attempt` field.
+            ValueError: for an invalid outcome or source, or a naive datetime.
+            AuditWriteError: if it could not be written.
+        """
+        checked = _checked_changes(changes)
+
+        def work(session: Session) -> Attempt | None:
+            query = select(_attempts).where(_attempts.c.id == attempt_id)
+            if self._pg:
+                query = query.with_for_update(key_share=True)
+            row = session.execute(query).mappings().one_or_none()
+            if row is None:
+                return None
+            current = _attempt_from(row)
+            if expect is not None and current.outcome not in expect:
+                return None
+            if expect_nonce is not None and not _same_secret(current.nonce, expect_nonce):
+                return None
+            new_values = dict(checked)
+            outcome = cast(Outcome, new_values.get("outcome", current.outcome))
+            if (
+                outcome.is_final
+                and not current.outcome.is_final
+                and "completed_at" not in new_values
+            ):
+                new_values["completed_at"] = self._now()
+            updated = replace(current, **new_values)  # type: ignore[arg-type]
+            changed = [n for n in ATTEMPT_FIELDS if getattr(updated, n) != getattr(current, n)]
+            if not changed:
+                return current
+            session.execute(
+                _UPDATE_ATTEMPT, {"attempt_id_": attempt_id, **_column_values(updated, changed)}
+            )
+            data = {n: _json_value(getattr(updated, n)) for n in changed if n in _AUDITED}
+            if data:
+                data["outcome"] = updated.outcome.value
+                self._append(session, attempt_id, updated.outcome, data)
+            return updated
+
+        return await self._write("attempt update", work)
+
+    async def claim_run(
+        self, *, base_url: str, pipeline_id: str, run_id: str, attempt_id: str
+    ) -> Attempt | None:
+        """Claim a run for an attempt, so no other attempt on any instance terminates it.
+
+        The caller's attempt must already be `pending` (or be made so in the same flow before
+        anyone else can look): a holder blocks others only while it is pending or succeeded.
+
+        Args:
+            base_url: the VectorShift base URL the run lives under.
+            pipeline_id: the resolved pipeline id.
+            run_id: the run id.
+            attempt_id: the claiming attempt (must exist).
+
+        Returns:
+            None when the claim is now this attempt's (new, already its own, or taken over from a
+            holder in any outcome but pending/succeeded); otherwise the holding attempt.
+
+        Raises:
+            AuditWriteError: if it could not be written.
+        """
+        key = _claim_key(base_url, pipeline_id, run_id)
+
+        def work(session: Session) -> Attempt | None:
+            now = self._now()
+            dialect_insert = postgresql.insert if self._pg else sqlite.insert
+            claim = (
+                dialect_insert(_claims)
+                .values(
+                    base_url=base_url,
+                    pipeline_id=pipeline_id,
+                    run_id=run_id,
+                    attempt_id=attempt_id,
+                    claimed_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["base_url", "pipeline_id", "run_id"])
+            )
+            for _ in range(_CLAIM_ROUNDS):
+                if _rowcount(session.execute(claim)) == 1:
+                    return None
+                holder_id = session.execute(select(_claims.c.attempt_id).where(key)).scalar()
+                if holder_id is None:
+                    continue  # claims are never deleted; only a hand edit gets here
+                if holder_id == attempt_id:
+                    return None
+                holder = _get(session, holder_id)
+                if holder is not None and holder.outcome in _BLOCKING:
+                    return holder
+                # Compare-and-set: only the claimer that still sees the old holder replaces it;
+                # on PostgreSQL a concurrent one waits on the row lock, then matches nothing.
+                swapped = session.execute(
+                    update(_claims)
+                    .where(key, _claims.c.attempt_id == holder_id)
+                    .values(attempt_id=attempt_id, claimed_at=now)
+                )
+                if _rowcount(swapped) == 1:
+                    return None
+            raise AuditWriteError("the run claim stayed contended; try again")
+
+        return await self._write("run claim", work)
+
+    async def save_alert(self, *, channel: str, pipeline: str, run_id: str, ts: str) -> None:
+        """Remember (or replace) the message an alert was posted as.
+
+        Args:
+            channel: the channel id.
+            pipeline: the alert's pipeline, as the alerting tool wrote it.
+            run_id: the run id.
+            ts: the message timestamp.
+
+        Raises:
+            AuditWriteError: if it could not be written.
+        """
+
+        def work(session: Session) -> None:
+            now = self._now()
+            dialect_insert = postgresql.insert if self._pg else sqlite.insert
+            statement = dialect_insert(_alerts).values(
+                channel=channel, pipeline=pipeline, run_id=run_id, ts=ts, updated_at=now
+            )
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["channel", "pipeline", "run_id"],
+                    set_={"ts": statement.excluded.ts, "updated_at": statement.excluded.updated_at},
+                )
+            )
+
+        await self._write("alert message", work)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def get(self, attempt_id: str) -> Attempt | None:
+        """The attempt's current state, or None if there is no such attempt.
+
+        Raises:
+            AuditReadError: if the store cannot be read.
+        """
+        return await self._read("attempt", lambda session: _get(session, attempt_id))
+
+    async def blocking_attempt(
+        self, *, base_url: str, pipeline_id: str, run_id: str
+    ) -> Attempt | None:
+        """The attempt holding this run if it is pending or succeeded, else None (read-only).
+
+        Raises:
+            AuditReadError: if the store cannot be read.
+        """
+        key = _claim_key(base_url, pipeline_id, run_id)
+
+        def work(session: Session) -> Attempt | None:
+            holder_id = session.execute(select(_claims.c.attempt_id).where(key)).scalar()
+            holder = _get(session, holder_id) if holder_id is not None else None
+            return holder if holder is not None and holder.outcome in _BLOCKING else None
+
+        return await self._read("run claim", work)
+
+    async def budget_times(self, *, user_id: str, rule: str, since: datetime) -> list[datetime]:
+        """When this user's attempts under this rule that reached the API were requested.
+
+        Args:
+            user_id: the Slack user id.
+            rule: the policy rule's name.
+            since: the window's start (inclusive, aware).
+
+        Returns:
+            `requested_at` of attempts in pending/succeeded/failed/unconfirmed, oldest first.
+
+        Raises:
+            AuditReadError: if the store cannot be read.
+        """
+        query = (
+            select(_attempts.c.requested_at)
+            .where(
+                _attempts.c.user_id == user_id,
+                _attempts.c.rule == rule,
+                _attempts.c.requested_at >= since,
+                _attempts.c.outcome.in_([o.value for o in _REACHED_API]),
+            )
+            .order_by(_attempts.c.requested_at)
+        )
+        return await self._read("budget", lambda session: list(session.execute(query).scalars()))
+
+    async def history(
+        self, *, pipeline_ids: Collection[str] | None, run_id: str | None = None, limit: int = 10
+    ) -> list[Attempt]:
+        """The newest attempts on some pipelines (and optionally one run), newest first.
+
+        Args:
+            pipeline_ids: pipelines to include; None means any (attempts without a pipeline too).
+            run_id: only this run, if given.
+            limit: at most this many.
+
+        Returns:
+            Attempts ordered by `requested_at`, newest first.
+
+        Raises:
+            AuditReadError: if the store cannot be read.
+        """
+        if pipeline_ids is not None and not pipeline_ids:
+            return []
+        query = select(_attempts)
+        if pipeline_ids is not None:
+            query = query.where(_attempts.c.pipeline_id.in_(list(pipeline_ids)))
+        if run_id is not None:
+            query = query.where(_attempts.c.run_id == run_id)
+        query = query.order_by(_attempts.c.requested_at.desc(), _attempts.c.id.desc()).limit(limit)
+        return await self._read("history", lambda session: _attempts_of(session, query))
+
+    async def expired_awaiting(self, *, older_than: datetime) -> list[Attempt]:
+        """Attempts still awaiting confirmation that were requested before `older_than`.
+
+        Raises:
+            AuditReadError: if the store cannot be read.
+        """
+        query = (
+            select(_attempts)
+            .where(
+                _attempts.c.outcome == Outcome.AWAITING_CONFIRMATION.value,
+                _attempts.c.requested_at < older_than,
+            )
+            .order_by(_attempts.c.requested_at, _attempts.c.id)
+        )
+        return await self._read("expired attempts", lambda session: _attempts_of(session, query))
+
+    async def orphaned_pending(self, *, now: datetime) -> list[Attempt]:
+        """Pending attempts whose owner's lease ran out before `now` (for reconciliation).
+
+        A pending attempt without a lease is never returned: it cannot be told from live work.
+
+        Raises:
+            AuditReadError: if the store cannot be read.
+        """
+        query = (
+            select(_attempts)
+            .where(
+                _attempts.c.outcome == Outcome.PENDING.value,
+                _attempts.c.lease_until < now,
+            )
+            .order_by(_attempts.c.lease_until, _attempts.c.id)
+        )
+        return await self._read("orphaned attempts", lambda session: _attempts_of(session, query))
+
+    async def alert_ts(self, *, channel: str, pipeline: str, run_id: str) -> str | None:
+        """The timestamp of the message posted for this alert, or None.
+
+        Raises:
+            AuditReadError: if the store cannot be read.
+        """
+        query = select(_alerts.c.ts).where(
+            _alerts.c.channel == channel, _alerts.c.pipeline == pipeline, _alerts.c.run_id == run_id
+        )
+        return await self._read("alert message", lambda session: session.execute(query).scalar())
+
+    async def chain_head(self) -> tuple[int, str | None]:
+        """The number of events and the latest event's hash (None when there are none).
+
+        Raises:
+            AuditReadError: if the store cannot be read.
+        """
+
+        def work(session: Session) -> tuple[int, str | None]:
+            count = session.execute(select(func.count()).select_from(_events)).scalar_one()
+            head = session.execute(
+                select(_events.c.hash).order_by(_events.c.id.desc()).limit(1)
+            ).scalar()
+            return int(count), head
+
+        return await self._read("chain head", work)
+
+    async def verify(self) -> VerifyResult:
+        """Recompute the chain in id order, then check the projection against the events.
+
+        Event checks, first failure wins: ids are consecutive from 1 (a gap means deleted
+        events), `prev_hash` equals the previous event's hash, the hash recomputes from the
+        content under this repository's key. Then every attempt's audit fields must equal the
+        fold of its events' data. All of it reads one snapshot.
+
+        Returns:
+            The result; `bad_event_id` names the first bad event.
+
+        Raises:
+            AuditReadError: if the store cannot be read.
+        """
+        return await self._read("chain", self._verify)
+
+    async def export(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        pipeline: str | None = None,
+        run: str | None = None,
+        user: str | None = None,
+        outcome: str | None = None,
+    ) -> list[dict[str, object]]:
+        """The audit records of matching attempts, ordered by `requested_at`.
+
+        Args:
+            since: requested at or after this time.
+            until: requested before this time.
+            pipeline: pipeline id or pipeline name equals this.
+            run: run id equals this.
+            user: Slack user id equals this.
+            outcome: outcome equals this (an `Outcome` value).
+
+        Returns:
+            One dict per attempt with exactly `AUDIT_FIELDS` in order; datetimes as ISO-8601
+            UTC strings ending in `Z`, enums as their strings.
+
+        Raises:
+            AuditReadError: if the store cannot be read.
+        """
+        conditions: list[ColumnElement[bool]] = []
+        if since is not None:
+            conditions.append(_attempts.c.requested_at >= since)
+        if until is not None:
+            conditions.append(_attempts.c.requested_at < until)
+        if pipeline is not None:
+            conditions.append(
+                or_(_attempts.c.pipeline_id == pipeline, _attempts.c.pipeline_name == pipeline)
+            )
+        if run is not None:
+            conditions.append(_attempts.c.run_id == run)
+        if user is not None:
+            conditions.append(_attempts.c.user_id == user)
+        if outcome is not None:
+            conditions.append(_attempts.c.outcome == str(outcome))
+        query = (
+            select(_attempts).where(*conditions).order_by(_attempts.c.requested_at, _attempts.c.id)
+        )
+
+        def work(session: Session) -> list[dict[str, object]]:
+            return [_json_record(a) for a in _attempts_of(session, query)]
+
+        return await self._read("export", work)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("the audit clock must return timezone-aware datetimes")
+        return now.astimezone(UTC)
+
+    def _append(
+        self, session: Session, attempt_id: str, outcome: Outcome, data: dict[str, object]
+    ) -> None:
+        """Append one event at the chain's head; the caller's transaction commits it."""
+        if self._pg:
+            # Held to the end of the transaction: the head read below cannot go stale.
+            session.execute(_CHAIN_LOCK)
+        last = session.execute(_LAST_EVENT).first()
+        event_id = 1 if last is None else int(last.id) + 1
+        prev_hash = None if last is None else str(last.hash)
+        at = self._now()
+        digest = event_hash(
+            self._key,
+            event_id=event_id,
+            attempt_id=attempt_id,
+            at=at,
+            outcome=outcome.value,
+            data=data,
+            prev_hash=prev_hash,
+        )
+        session.execute(
+            _INSERT_EVENT,
+            {
+                "id": event_id,
+                "attempt_id": attempt_id,
+                "at": at,
+                "outcome": outcome.value,
+                "data": canonical_json(data),
+                "prev_hash": prev_hash,
+                "hash": digest,
+            },
+        )
+
+    def _verify(self, session: Session) -> VerifyResult:
+        if self._pg:
+            # Two passes must see one snapshot while other instances keep appending.
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        count, head, expected_id = 0, None, 1
+
+        def bad(event_id: int | None, problem: str) -> VerifyResult:
+            return VerifyResult(False, count, event_id, problem, head)
+
+        events = session.execute(select(_events).order_by(_events.c.id)).yield_per(_STREAM_ROWS)
+        for event in events:
+            if event.id != expected_id:
+                missing = (
+                    f"event {expected_id}"
+                    if event.id == expected_id + 1
+                    else f"events {expected_id}-{event.id - 1}"
+                )
+                return bad(event.id, f"{missing} missing before it (deleted?)")
+            data = _parse_object(event.data)
+            if data is None:
+                return bad(event.id, "its data is not a JSON object")
+            if not hashes_equal(event.prev_hash, head):
+                return bad(event.id, "its prev_hash is not the previous event's hash")
+            computed = event_hash(
+                self._key,
+                event_id=event.id,
+                attempt_id=event.attempt_id,
+                at=event.at,
+                outcome=event.outcome,
+                data=data,
+                prev_hash=event.prev_hash,
+            )
+            if not hashes_equal(computed, event.hash):
+                return bad(event.id, "its hash does not match its content (edited, or another key)")
+            count, head, expected_id = count + 1, event.hash, expected_id + 1
+        problem = _projection_problem(session)
+        return VerifyResult(problem is None, count, None, problem, head)
+
+    async def _write(self, what: str, fn: Callable[[Session], T]) -> T:
+        try:
+            return await self._db.run(fn)
+        except SQLAlchemyError as exc:
+            raise AuditWriteError(
+                f"could not write the {what} to the audit store ({type(exc).__name__})"
+            ) from exc
+
+    async def _read(self, what: str, fn: Callable[[Session], T]) -> T:
+        try:
+            return await self._db.read(fn)
+        except SQLAlchemyError as exc:
+            raise AuditReadError(
+                f"could not read the {what} from the audit store ({type(exc).__name__})"
+            ) from exc
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _claim_key(base_url: str, pipeline_id: str, run_id: str) -> ColumnElement[bool]:
+    return and_(
+        _claims.c.base_url == base_url,
+        _claims.c.pipeline_id == pipeline_id,
+        _claims.c.run_id == run_id,
+    )
+
+
+def _rowcount(result: object) -> int:
+    return cast(CursorResult[Any], result).rowcount
+
+
+def _same_secret(stored: str | None, given: str) -> bool:
+    return stored is not None and hmac.compare_digest(stored.encode(), given.encode())
+
+
+def _get(session: Session, attempt_id: str) -> Attempt | None:
+    row = session.execute(select(_attempts).where(_attempts.c.id == attempt_id)).mappings().first()
+    return None if row is None else _attempt_from(row)
+
+
+def _attempts_of(session: Session, query: Select[Any]) -> list[Attempt]:
+    return [_attempt_from(row) for row in session.execute(query).mappings()]
+
+
+def _attempt_from(row: RowMapping) -> Attempt:
+    values = {name: row[name] for name in ATTEMPT_FIELDS}
+    values["source"] = Source(values["source"])
+    values["outcome"] = Outcome(values["outcome"])
+    return Attempt(**values)
+
+
+def _in_utc(attempt: Attempt) -> Attempt:
+    stamps: dict[str, Any] = {}
+    for name in _DATETIME_FIELDS:
+        value = getattr(attempt, name)
+        if value is not None:
+            stamps[name] = _utc(value, name)
+    return replace(attempt, **stamps)
+
+
+def _utc(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime")
+    return value.astimezone(UTC)
+
+
+def _checked_changes(changes: Mapping[str, object]) -> dict[str, object]:
+    return {name: _checked_value(name, value) for name, value in changes.items()}
+
+
+def _checked_value(name: str, value: object) -> object:
+    if name not in ATTEMPT_FIELDS or name == "id":
+        raise TypeError(f"{name!r} is not a changeable Attempt field")
+    if name == "outcome":
+        return Outcome(cast(str, value))
+    if name == "source":
+        return Source(cast(str, value))
+    if name in _DATETIME_FIELDS and value is not None:
+        if not isinstance(value, datetime):
+            raise TypeError(f"{name} must be a datetime")
+        return _utc(value, name)
+    return value
+
+
+def _column_values(attempt: Attempt, names: Collection[str]) -> dict[str, object]:
+    return {
+        name: value.value if isinstance(value := getattr(attempt, name), Enum) else value
+        for name in names
+    }
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def _json_record(attempt: Attempt) -> dict[str, object]:
+    return {name: _json_value(value) for name, value in attempt.audit_record().items()}
+
+
+def _parse_object(text: str) -> dict[str, object] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _projection_problem(session: Session) -> str | None:
+    """Compare each attempt's audit fields with the fold of its events' data.
+
+    Both streams come back in the database's own order of attempt ids and are walked in
+    lockstep, so memory stays flat and no Python-vs-collation ordering is assumed.
+    """
+    events = session.execute(
+        select(_events.c.attempt_id, _events.c.data).order_by(_events.c.attempt_id, _events.c.id)
+    ).yield_per(_STREAM_ROWS)
+    rows = session.execute(select(_attempts).order_by(_attempts.c.id)).mappings()
+    attempts: Iterator[RowMapping] = iter(rows.yield_per(_STREAM_ROWS))
+    for attempt_id, group in groupby(events, key=lambda e: e.attempt_id):
+        row = next(attempts, None)
+        if row is None or row["id"] != attempt_id:
+            # Both streams share one order, so the first mismatch is a row without events,
+            # unless the events' attempt has no row at all (possible only with FKs off).
+            if row is not None and _get(session, attempt_id) is not None:
+                return f"attempt {row['id']} has state but no events"
+            return f"attempt {attempt_id} has events but no state"
+        folded: dict[str, object] = {}
+        for event in group:
+            folded.update(_parse_object(event.data) or {})
+        record = _json_record(_attempt_from(row))
+        for name in AUDIT_FIELDS:
+            if folded.get(name) != record[name]:
+                return f"attempt {attempt_id}: stored {name} differs from its events"
+    extra = next(attempts, None)
+    if extra is not None:
+        return f"attempt {extra['id']} has state but no events"
+    return None
