@@ -218,3 +218,18 @@ def load_settings(
         log_format=log_format,
         ephemeral_disk=ephemeral,
     )
+
+
+APP_VARIABLE_PREFIXES: Final = ("SLACK_", "VECTORSHIFT_", "VS_", "DATABASE_URL", "DYNO")
+
+
+def child_environment(overrides: Mapping[str, str]) -> dict[str, str]:
+    """The environment for a child `vs-terminate-bot` process (sandbox, tests, benchmark).
+
+    The parent's own settings for the app are dropped so a developer's real tokens can never
+    leak into a process pointed at local fakes; everything else (PATH, HOME, locale) is kept.
+    """
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(APP_VARIABLE_PREFIXES)}
+    kept.pop("HOST", None)
+    kept.pop("PORT", None)
+    return {**kept, **overrides}

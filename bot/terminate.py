@@ -109,17 +109,14 @@ class AuditPort(Protocol):
 class DirectoryPort(Protocol):
     """What the service needs to know about Slack users (implemented in `bot.slack.directory`)."""
 
-    def cached_facts(self, actor: Actor) -> ActorFacts | None:
-        """Facts known without I/O, or None when nothing fresh enough is cached."""
+    def upper_bound_facts(self, actor: Actor) -> ActorFacts:
+        """The most the actor could turn out to be, from cached data alone (no I/O)."""
         ...
 
     async def facts(self, actor: Actor) -> ActorFacts: ...
 
     async def user_name(self, user_id: str) -> str | None: ...
 
-    def groups_named(self, policy: Policy) -> frozenset[str]:
-        """Every user-group id the policy mentions."""
-        ...
 
 
 class Blocker(StrEnum):
@@ -285,14 +282,12 @@ class TerminateService:
     def precheck(self, actor: Actor, where: Where, pipeline: PipelineRef) -> Decision:
         """Decide from the policy file and cached membership alone, for the ack.
 
-        When membership is not cached, the user is given the benefit of every group the
-        policy names: a denial that holds even then is certain and can go back in the ack;
-        anything else is decided again after the ack with fresh facts.
+        The directory gives the user the benefit of every doubt the cache leaves (an unknown
+        group counts as theirs): a denial that holds even then is certain and can go back in
+        the ack; an allow is decided again after the ack with fresh facts.
         """
         policy = self._policy()
-        facts = self._directory.cached_facts(actor)
-        if facts is None:
-            facts = ActorFacts(groups=self._directory.groups_named(policy))
+        facts = self._directory.upper_bound_facts(actor)
         return decide(
             policy,
             actor,
@@ -494,8 +489,17 @@ class TerminateService:
         Raises:
             AuditWriteError: an event could not be written; no API call follows a failed write.
         """
+        # Consuming the nonce and entering `pending` is one compare-and-set: a replay, a second
+        # submission or a late close finds the attempt no longer awaiting and changes nothing,
+        # and a concurrent claimer of the same run always sees a `pending` holder.
         attempt = await self._audit.update(
-            attempt_id, expect={Outcome.AWAITING_CONFIRMATION}, expect_nonce=nonce, nonce=""
+            attempt_id,
+            expect={Outcome.AWAITING_CONFIRMATION},
+            expect_nonce=nonce,
+            outcome=Outcome.PENDING,
+            reason=reason or None,
+            lease_owner=self._instance_id,
+            lease_until=self._clock() + self._lease,
         )
         if attempt is None or attempt.pipeline_id is None or attempt.run_id is None:
             return None
@@ -503,11 +507,11 @@ class TerminateService:
         policy = self._policy()
         actor = Actor(attempt.user_id, attempt.team_id, attempt.enterprise_id, attempt.user_name)
         facts = await self._directory.facts(actor)
-        decision = await self._decide(attempt, facts, policy)
+        decision = await self._decide(attempt, facts, policy, counted=True)
         if not decision.allowed:
             return await self._finish(
                 attempt, Outcome.DENIED, decision=decision, rule=decision.rule,
-                error=decision.reason, reason=reason or None,
+                error=decision.reason,
             )
         try:
             status: RunStatus | None = await self._vs.run_status(
@@ -522,26 +526,16 @@ class TerminateService:
             status = None  # unknown: the terminate call itself will tell
         if status is not None and status.state is RunState.FINISHED:
             return await self._finish(
-                attempt, Outcome.ALREADY_FINISHED, verified_status=describe_status(status),
-                reason=reason or None,
+                attempt, Outcome.ALREADY_FINISHED, verified_status=describe_status(status)
             )
         holder = await self._audit.claim_run(
             base_url=self._base_url, pipeline_id=pipeline_id, run_id=run_id, attempt_id=attempt.id
         )
         if holder is not None:
             return await self._finish(
-                attempt, Outcome.DUPLICATE, holder=holder, error=_holder_text(holder),
-                reason=reason or None,
+                attempt, Outcome.DUPLICATE, holder=holder, error=_holder_text(holder)
             )
-        pending = await self._audit.update(
-            attempt.id,
-            expect={Outcome.AWAITING_CONFIRMATION},
-            outcome=Outcome.PENDING,
-            reason=reason or None,
-            rule=decision.rule,
-            lease_owner=self._instance_id,
-            lease_until=self._clock() + self._lease,
-        )
+        pending = await self._audit.update(attempt.id, expect={Outcome.PENDING}, rule=decision.rule)
         if pending is None:
             return None
         return await self._call_and_verify(pending, decision, on_accepted)
@@ -649,7 +643,6 @@ class TerminateService:
             expect={Outcome.AWAITING_CONFIRMATION},
             expect_nonce=nonce,
             outcome=Outcome.ABANDONED,
-            nonce="",
         )
 
     async def sweep_abandoned(self) -> list[Attempt]:
@@ -771,23 +764,40 @@ class TerminateService:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    async def _decide(self, attempt: Attempt, facts: ActorFacts, policy: Policy) -> Decision:
+    async def _decide(
+        self, attempt: Attempt, facts: ActorFacts, policy: Policy, *, counted: bool = False
+    ) -> Decision:
+        """Decide on fresh facts and the user's budget.
+
+        Args:
+            attempt: the attempt being decided.
+            facts: the actor's facts.
+            policy: the policy in force.
+            counted: the attempt is already `pending` and so in its own budget count; it must
+                not use up its own room.
+        """
         actor = Actor(attempt.user_id, attempt.team_id, attempt.enterprise_id, attempt.user_name)
         where = Where(attempt.channel_id or "", is_dm=attempt.channel_is_dm)
-        budget = await self._budget(attempt.user_id, policy)
+        budget = await self._budget(
+            attempt.user_id, policy, own=attempt.requested_at if counted else None
+        )
         return decide(
             policy, actor, facts, pipeline_id=attempt.pipeline_id, where=where,
             budget=budget, now=self._clock(),
         )
 
-    async def _budget(self, user_id: str, policy: Policy) -> Mapping[str, list[datetime]]:
+    async def _budget(
+        self, user_id: str, policy: Policy, *, own: datetime | None = None
+    ) -> Mapping[str, list[datetime]]:
         since = self._clock() - BUDGET_WINDOW
         limited = [r.name for r in policy.rules if r.max_per_hour is not None]
-        times = [
-            await self._audit.budget_times(user_id=user_id, rule=name, since=since)
-            for name in limited
-        ]
-        return dict(zip(limited, times, strict=True))
+        budget: dict[str, list[datetime]] = {}
+        for name in limited:
+            times = await self._audit.budget_times(user_id=user_id, rule=name, since=since)
+            if own is not None and own in times:
+                times.remove(own)
+            budget[name] = times
+        return budget
 
     @staticmethod
     def _known_pipeline_id(policy: Policy, ref: PipelineRef) -> str | None:

@@ -72,7 +72,8 @@ RULES: Final[dict[str, Allowed]] = {
     "app": allow("*", "*"),
     "cli": allow("*", "*"),
     # Local fake servers for tests, the sandbox and the benchmark (decided deviation).
-    "fakes.*": allow("fakes slack.ids", "aiohttp slack_sdk httpx"),
+    # `fakes.stack` starts the real server as a child process; `config` builds its environment.
+    "fakes.*": allow("fakes slack.ids config", "aiohttp slack_sdk httpx"),
     # The sandbox runs the real server as a subprocess against the fakes, so it never needs `app`.
     "sandbox.*": allow("sandbox fakes config domain", "aiohttp slack_sdk httpx"),
     "migrations.env": allow("config audit.models", "alembic sqlalchemy"),

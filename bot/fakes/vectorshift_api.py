@@ -184,6 +184,11 @@ class FakeVectorShift(FakeApp):
         return app
 
     @property
+    def api_key(self) -> str:
+        """The key the fake accepts as `Authorization: Bearer <key>`."""
+        return self._api_key
+
+    @property
     def base_url(self) -> str:
         """The API base to give the bot as `VECTORSHIFT_BASE_URL`; ends with `/v1`."""
         return f"{self.root_url}/v1"

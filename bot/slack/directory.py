@@ -80,17 +80,27 @@ class Directory:
         """Every user-group id (S…) that the policy's rules mention."""
         return frozenset(who for rule in policy.rules for who in rule.who if who.startswith("S"))
 
-    def cached_facts(self, actor: Actor) -> ActorFacts | None:
-        """Facts from the cache alone, or None if any of it is missing or due for refresh."""
+    def upper_bound_facts(self, actor: Actor) -> ActorFacts:
+        """The most the cache allows the actor to be, without I/O (for the ack path).
+
+        A group whose membership is cached and fresh counts as it is; any other group the
+        policy names is assumed to include the actor; an unknown user is assumed not to be a
+        guest. A denial under these facts holds under the real ones too, so it can be given in
+        the ack; an allow is only provisional and is decided again after the ack.
+        """
         now = self._clock()
+        groups = set()
+        for group_id in self.groups_named(self._policy()):
+            group = self._groups.get(group_id)
+            if group is None or now - group.fetched_at > GROUP_TTL_S or actor.user_id in group.members:
+                groups.add(group_id)
         user = self._users.get(actor.user_id)
-        if user is None or now - user.fetched_at > USER_TTL_S:
-            return None
-        named = self.groups_named(self._policy())
-        groups = {g: self._groups.get(g) for g in named}
-        if any(g is None or now - g.fetched_at > GROUP_TTL_S for g in groups.values()):
-            return None
-        return self._facts(actor, user, now)
+        known = user is not None and now - user.fetched_at <= USER_TTL_S
+        return ActorFacts(
+            groups=frozenset(groups),
+            is_guest=known and user is not None and user.is_guest,
+            is_foreign=known and user is not None and user.is_foreign,
+        )
 
     async def facts(self, actor: Actor) -> ActorFacts:
         """Fresh-enough facts: refreshes what is due, never raises for Slack trouble."""

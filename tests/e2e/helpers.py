@@ -1,0 +1,78 @@
+"""Small readers over what the fake Slack recorded, for end-to-end assertions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.fakes import FakeSlack, SlackCall
+
+
+def view_of(call: SlackCall) -> dict[str, Any]:
+    """The view a `views.*` call carried."""
+    view = call.args.get("view")
+    return json.loads(view) if isinstance(view, str) else dict(view or {})
+
+
+def texts(value: object) -> str:
+    """Every `text` string inside a Block Kit structure, joined by newlines."""
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if key == "text" and isinstance(item, str):
+                    found.append(item)
+                else:
+                    walk(item)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(value)
+    return "\n".join(found)
+
+
+async def modal(
+    slack: FakeSlack, callback_id: str, *, count: int = 1, timeout: float = 15
+) -> dict[str, Any]:
+    """The n-th `views.update` to a view with this callback id."""
+    call = await slack.async_wait_for(
+        "views.update",
+        lambda c: view_of(c).get("callback_id") == callback_id,
+        timeout=timeout,
+        count=count,
+    )
+    return view_of(call)
+
+
+async def result_modal(slack: FakeSlack, *, count: int = 1) -> dict[str, Any]:
+    """The n-th modal update that shows a final result (after Terminating…/Verifying…)."""
+    call = await slack.async_wait_for(
+        "views.update",
+        lambda c: (
+            view_of(c).get("callback_id") == "vs_terminate_result"
+            and "Verifying" not in texts(view_of(c))
+            and "Checking" not in texts(view_of(c))
+        ),
+        timeout=20,
+        count=count,
+    )
+    return view_of(call)
+
+
+async def posted(
+    slack: FakeSlack, channel: str, *, count: int = 1, timeout: float = 20
+) -> SlackCall:
+    """The n-th `chat.postMessage` to a channel."""
+    return await slack.async_wait_for(
+        "chat.postMessage", lambda c: c.args.get("channel") == channel, timeout=timeout, count=count
+    )
+
+
+async def modal_saying(slack: FakeSlack, words: str, *, timeout: float = 20) -> dict[str, Any]:
+    """The first modal update whose text contains `words`."""
+    call = await slack.async_wait_for(
+        "views.update", lambda c: words in texts(view_of(c)), timeout=timeout
+    )
+    return view_of(call)
