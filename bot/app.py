@@ -104,7 +104,8 @@ async def _auth_test(client: AsyncWebClient) -> dict[str, Any]:
         response = await client.auth_test()
     except Exception as exc:
         raise StartupError(
-            f"Slack auth.test failed ({type(exc).__name__}); check SLACK_BOT_TOKEN and SLACK_API_URL"
+            f"Slack auth.test failed ({type(exc).__name__}); "
+            "check SLACK_BOT_TOKEN and SLACK_API_URL"
         ) from None
     return dict(response.data) if isinstance(response.data, dict) else {}
 
@@ -151,9 +152,7 @@ async def open_runtime(
             timeout=SLACK_TIMEOUT_S,
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
         )
-        http = httpx.AsyncClient(
-            timeout=default_timeout(), event_hooks=_vectorshift_hooks(metrics)
-        )
+        http = httpx.AsyncClient(timeout=default_timeout(), event_hooks=_vectorshift_hooks(metrics))
         stack.push_async_callback(http.aclose)
 
         auth = await _auth_test(client)
@@ -189,7 +188,8 @@ async def open_runtime(
         )
         service = TerminateService(
             vectorshift=VectorShiftClient(
-                http, base_url=settings.vectorshift_base_url,
+                http,
+                base_url=settings.vectorshift_base_url,
                 api_key=settings.vectorshift_api_key.get(),
             ),
             audit=repository,
@@ -206,15 +206,22 @@ async def open_runtime(
             client, session=session, audit_channel=settings.audit_channel, metrics=metrics
         )
         deps = Deps(
-            service=service, delivery=delivery, directory=directory, client=client,
-            tasks=tasks, metrics=metrics, alerts=repository,
+            service=service,
+            delivery=delivery,
+            directory=directory,
+            client=client,
+            tasks=tasks,
+            metrics=metrics,
+            alerts=repository,
         )
         register(app, deps)
         alerts = None
         if settings.alerts_tokens:
             alerts = AlertsEndpoint(
                 tokens=tuple(t.get() for t in settings.alerts_tokens),
-                delivery=delivery, store=repository, bucket=TokenBucket(rate_per_s=2, burst=30),
+                delivery=delivery,
+                store=repository,
+                bucket=TokenBucket(rate_per_s=2, burst=30),
             )
         router = Router(slack=app, health=database.ping, metrics=metrics, alerts=alerts)
 
@@ -245,8 +252,15 @@ async def open_runtime(
             tasks.every(3600.0, checkpoint, name="chain_checkpoint")
         try:
             yield Runtime(
-                settings=settings, app=app, asgi=router, deps=deps, database=database,
-                repository=repository, policy=policy, tasks=tasks, metrics=metrics,
+                settings=settings,
+                app=app,
+                asgi=router,
+                deps=deps,
+                database=database,
+                repository=repository,
+                policy=policy,
+                tasks=tasks,
+                metrics=metrics,
             )
         finally:
             await tasks.drain(timeout_s=15)

@@ -33,7 +33,9 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="HTTP mode: Slack events, /healthz, /metrics, alerts")
     serve.add_argument("--no-migrate", action="store_true", help="skip applying migrations")
-    socket = commands.add_parser("socket", help="Socket Mode (SLACK_APP_TOKEN), plus the HTTP routes")
+    socket = commands.add_parser(
+        "socket", help="Socket Mode (SLACK_APP_TOKEN), plus the HTTP routes"
+    )
     socket.add_argument("--no-migrate", action="store_true", help="skip applying migrations")
     commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     commands.add_parser("doctor", help="check configuration, database, Slack, VectorShift, policy")
@@ -139,8 +141,13 @@ async def _serve(settings: Settings, *, socket_mode: bool) -> int:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGHUP, runtime.policy.reload)
         config = uvicorn.Config(
-            runtime.asgi, host=settings.host, port=settings.port, log_config=None,
-            access_log=False, lifespan="on", server_header=False,
+            runtime.asgi,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            server_header=False,
         )
         server = uvicorn.Server(config)
         if not socket_mode:
@@ -177,8 +184,12 @@ async def _audit(args: argparse.Namespace, settings: Settings) -> int:
             print(f"FAILED at event {result.bad_event_id}: {result.problem}", file=sys.stderr)
             return EXIT_FAILED
         records = await repository.export(
-            since=args.since, until=args.until, pipeline=args.pipeline, run=args.run,
-            user=args.user, outcome=args.outcome,
+            since=args.since,
+            until=args.until,
+            pipeline=args.pipeline,
+            run=args.run,
+            user=args.user,
+            outcome=args.outcome,
         )
         writer = write_csv if args.format == "csv" else write_jsonl
         writer(records, sys.stdout)

@@ -46,20 +46,32 @@ def _config(settings: Settings) -> list[Check]:
         if value is None or not value.get():
             missing.append(name)
     checks = [
-        Check("config", not missing, "serve can start" if not missing else f"missing {', '.join(missing)}",
-              hint="set them in the environment or .env (see .env.example)")
+        Check(
+            "config",
+            not missing,
+            "serve can start" if not missing else f"missing {', '.join(missing)}",
+            hint="set them in the environment or .env (see .env.example)",
+        )
     ]
     if settings.audit_hmac_key is None:
-        checks.append(Check(
-            "audit key", False, "VS_AUDIT_HMAC_KEY is unset: the chain is plain SHA-256",
-            hint="set VS_AUDIT_HMAC_KEY (kept outside the database) so edits cannot be re-hashed",
-            warning=True,
-        ))
+        checks.append(
+            Check(
+                "audit key",
+                False,
+                "VS_AUDIT_HMAC_KEY is unset: the chain is plain SHA-256",
+                hint="set VS_AUDIT_HMAC_KEY (stored outside the database)",
+                warning=True,
+            )
+        )
     if settings.ephemeral_disk and settings.is_sqlite:
-        checks.append(Check(
-            "storage", False, "SQLite on an ephemeral disk (DYNO is set)",
-            hint="set DATABASE_URL to a PostgreSQL database",
-        ))
+        checks.append(
+            Check(
+                "storage",
+                False,
+                "SQLite on an ephemeral disk (DYNO is set)",
+                hint="set DATABASE_URL to a PostgreSQL database",
+            )
+        )
     return checks
 
 
@@ -73,8 +85,12 @@ async def _database(settings: Settings) -> Check:
     current = await asyncio.to_thread(current_revision, settings.database_url)
     head = head_revision()
     if current != head:
-        return Check("database", False, f"at revision {current or 'none'}, latest is {head}",
-                     hint="run `vs-terminate-bot migrate`")
+        return Check(
+            "database",
+            False,
+            f"at revision {current or 'none'}, latest is {head}",
+            hint="run `vs-terminate-bot migrate`",
+        )
     return Check("database", True, f"reachable, schema at {head}")
 
 
@@ -82,6 +98,10 @@ def manifest_scopes(manifest: Path) -> set[str]:
     """The bot scopes a manifest requests."""
     data: Any = yaml.safe_load(manifest.read_text(encoding="utf-8"))
     return set(data["oauth_config"]["scopes"]["bot"])
+
+
+def _wanted_scopes(manifest: Path) -> set[str]:
+    return manifest_scopes(manifest) if manifest.is_file() else set(ids.SCOPES)
 
 
 async def _slack(settings: Settings, manifest: Path) -> Check:
@@ -93,31 +113,53 @@ async def _slack(settings: Settings, manifest: Path) -> Check:
     try:
         response = await client.auth_test()
     except SlackApiError as exc:
-        return Check("slack", False, f"auth.test failed: {exc.response.get('error')}",
-                     hint="reinstall the app and copy its bot token")
-    except Exception as exc:  # noqa: BLE001 - any transport failure is a failed check
-        return Check("slack", False, f"auth.test failed: {type(exc).__name__}",
-                     hint="check SLACK_API_URL and the network")
-    granted_header = response.headers.get("x-oauth-scopes") or response.headers.get("X-OAuth-Scopes")
-    wanted = manifest_scopes(manifest) if manifest.is_file() else set(ids.SCOPES)
+        return Check(
+            "slack",
+            False,
+            f"auth.test failed: {exc.response.get('error')}",
+            hint="reinstall the app and copy its bot token",
+        )
+    except Exception as exc:
+        return Check(
+            "slack",
+            False,
+            f"auth.test failed: {type(exc).__name__}",
+            hint="check SLACK_API_URL and the network",
+        )
+    granted_header = response.headers.get("x-oauth-scopes") or response.headers.get(
+        "X-OAuth-Scopes"
+    )
+    wanted = await asyncio.to_thread(_wanted_scopes, manifest)
     if granted_header is None:
-        return Check("slack", True, f"auth.test ok as {response.get('user_id')} (scopes not reported)")
+        return Check(
+            "slack", True, f"auth.test ok as {response.get('user_id')} (scopes not reported)"
+        )
     granted = {s.strip() for s in str(granted_header).split(",") if s.strip()}
     missing, extra = wanted - granted, granted - wanted
     if missing:
-        return Check("slack", False, f"missing scopes: {', '.join(sorted(missing))}",
-                     hint="reinstall the app from manifest.yml")
+        return Check(
+            "slack",
+            False,
+            f"missing scopes: {', '.join(sorted(missing))}",
+            hint="reinstall the app from manifest.yml",
+        )
     detail = f"auth.test ok as {response.get('user_id')}, scopes match the manifest"
     if extra:
-        return Check("slack scopes", False, f"unneeded scopes granted: {', '.join(sorted(extra))}",
-                     hint="reinstall from manifest.yml (least privilege)", warning=True)
+        return Check(
+            "slack scopes",
+            False,
+            f"unneeded scopes granted: {', '.join(sorted(extra))}",
+            hint="reinstall from manifest.yml (least privilege)",
+            warning=True,
+        )
     return Check("slack", True, detail)
 
 
 async def _vectorshift(settings: Settings) -> Check:
     if not settings.vectorshift_api_key.get():
-        return Check("vectorshift", False, "VECTORSHIFT_API_KEY is not set",
-                     hint="set VECTORSHIFT_API_KEY")
+        return Check(
+            "vectorshift", False, "VECTORSHIFT_API_KEY is not set", hint="set VECTORSHIFT_API_KEY"
+        )
     async with httpx.AsyncClient(timeout=default_timeout()) as http:
         client = VectorShiftClient(
             http, base_url=settings.vectorshift_base_url, api_key=settings.vectorshift_api_key.get()
@@ -125,27 +167,44 @@ async def _vectorshift(settings: Settings) -> Check:
         try:
             await client.check_key()
         except AuthError:
-            return Check("vectorshift", False, "the API key was rejected",
-                         hint="create a new key in VectorShift and set VECTORSHIFT_API_KEY")
+            return Check(
+                "vectorshift",
+                False,
+                "the API key was rejected",
+                hint="create a new key in VectorShift and set VECTORSHIFT_API_KEY",
+            )
         except VectorShiftError as exc:
-            return Check("vectorshift", False, f"not reachable: {type(exc).__name__}",
-                         hint="check VECTORSHIFT_BASE_URL and the network")
+            return Check(
+                "vectorshift",
+                False,
+                f"not reachable: {type(exc).__name__}",
+                hint="check VECTORSHIFT_BASE_URL and the network",
+            )
     return Check("vectorshift", True, "API key accepted")
 
 
 def _policy(settings: Settings) -> Check:
     path = settings.policy_file
     if not path.is_file():
-        return Check("policy", False, f"{path} does not exist: every request will be denied",
-                     hint="copy policy.example.toml to policy.toml and edit it")
+        return Check(
+            "policy",
+            False,
+            f"{path} does not exist: every request will be denied",
+            hint="copy policy.example.toml to policy.toml and edit it",
+        )
     try:
         policy = load_policy(path)
     except PolicyFileError as exc:
         return Check("policy", False, "; ".join(exc.problems), hint=f"fix {path}")
     odd = suspicious_ids(policy)
     if odd:
-        return Check("policy", False, f"ids that do not look like Slack ids: {', '.join(odd)}",
-                     hint="use U…/W… user, S… group and C…/G… channel ids", warning=True)
+        return Check(
+            "policy",
+            False,
+            f"ids that do not look like Slack ids: {', '.join(odd)}",
+            hint="use U…/W… user, S… group and C…/G… channel ids",
+            warning=True,
+        )
     return Check("policy", True, f"{len(policy.rules)} rules, {len(policy.admins)} admins")
 
 
@@ -161,7 +220,9 @@ async def run_checks(settings: Settings, *, manifest: Path) -> list[Check]:
     """
     checks = _config(settings)
     slow = await asyncio.gather(
-        _database(settings), _slack(settings, manifest), _vectorshift(settings),
+        _database(settings),
+        _slack(settings, manifest),
+        _vectorshift(settings),
         return_exceptions=True,
     )
     names = ("database", "slack", "vectorshift")

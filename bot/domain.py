@@ -95,8 +95,8 @@ class Attempt:
     """One termination attempt: its audited facts and the server-side context it needs.
 
     The fields named in `AUDIT_FIELDS` are exported; the rest (`pipeline_ref`, `response_url`,
-    `view_id`, `message_channel`, `message_ts`, `nonce`, `base_url`, `lease_*`, `channel_is_dm`) stay on the server and are
-    never exported or put into Slack payloads.
+    `view_id`, `message_channel`, `message_ts`, `nonce`, `base_url`, `lease_*`,
+    `channel_is_dm`) stay on the server and are never exported or put into Slack payloads.
     """
 
     id: str
@@ -280,8 +280,7 @@ def _pipeline(token: _Token) -> PipelineRef:
 def _run_id(token: _Token) -> str:
     if token.quoted or not ID_PATTERN.fullmatch(token.text):
         raise UsageError(
-            f"`{_clip(token.text)}` is not a valid run id "
-            "(1–128 letters, digits, `-` or `_`)"
+            f"`{_clip(token.text)}` is not a valid run id (1–128 letters, digits, `-` or `_`)"
         )
     return token.text
 
@@ -335,9 +334,7 @@ def parse_command(text: str) -> Command:
     reason = text[tokens[1].end :].strip()
     if len(reason) > MAX_REASON_CHARS:
         raise UsageError(f"the reason is longer than {MAX_REASON_CHARS} characters")
-    return TerminateCommand(
-        pipeline=_pipeline(tokens[0]), run_id=_run_id(tokens[1]), reason=reason
-    )
+    return TerminateCommand(pipeline=_pipeline(tokens[0]), run_id=_run_id(tokens[1]), reason=reason)
 
 
 def parse_button_value(value: object) -> TerminateCommand:
@@ -426,6 +423,8 @@ def parse_alert(body: object) -> Alert:
         raise InvalidFieldError("text", f"is longer than {MAX_ALERT_TEXT_CHARS} characters")
     thread_ts = text_field("thread_ts", required=False)
     if thread_ts is not None and not SLACK_TS_PATTERN.fullmatch(thread_ts):
-        raise InvalidFieldError("thread_ts", "must be a Slack message timestamp like 1700000000.000100")
+        raise InvalidFieldError(
+            "thread_ts", "must be a Slack message timestamp like 1700000000.000100"
+        )
     pipeline = PipelineRef(text=pipeline_text, quoted=not ID_PATTERN.fullmatch(pipeline_text))
     return Alert(channel=channel, pipeline=pipeline, run_id=run, text=text, thread_ts=thread_ts)

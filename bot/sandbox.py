@@ -967,7 +967,7 @@ class Interactive:
                 self.s.flush()
                 self.out.fail(str(exc) or type(exc).__name__)
 
-    async def act(self, line: str) -> None:  # noqa: PLR0912 - one branch per action
+    async def act(self, line: str) -> None:
         """Does what one line says and shows what came of it.
 
         Raises:

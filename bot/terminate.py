@@ -118,7 +118,6 @@ class DirectoryPort(Protocol):
     async def user_name(self, user_id: str) -> str | None: ...
 
 
-
 class Blocker(StrEnum):
     """Why a confirmation cannot offer the Terminate button."""
 
@@ -332,6 +331,7 @@ class TerminateService:
         """Record a denial decided on the ack path."""
         attempt = replace(
             self._new_attempt(request, Outcome.DENIED),
+            pipeline_id=self._known_pipeline_id(self._policy(), request.command.pipeline),
             rule=decision.rule,
             error=decision.reason,
             completed_at=self._clock(),
@@ -358,7 +358,9 @@ class TerminateService:
         try:
             pipeline, status, facts, user_name = await self._gather(policy, request)
         except NotFoundError:
-            return await self._block(attempt, Blocker.PIPELINE_NOT_FOUND, error="pipeline not found")
+            return await self._block(
+                attempt, Blocker.PIPELINE_NOT_FOUND, error="pipeline not found"
+            )
         except AuthError:
             return await self._block(
                 attempt, Blocker.BAD_KEY, error="the bot's VectorShift key was rejected"
@@ -510,7 +512,10 @@ class TerminateService:
         decision = await self._decide(attempt, facts, policy, counted=True)
         if not decision.allowed:
             return await self._finish(
-                attempt, Outcome.DENIED, decision=decision, rule=decision.rule,
+                attempt,
+                Outcome.DENIED,
+                decision=decision,
+                rule=decision.rule,
                 error=decision.reason,
             )
         try:
@@ -519,8 +524,11 @@ class TerminateService:
             )
         except AuthError:
             return await self._finish(
-                attempt, Outcome.FAILED, failure=FailureReason.BAD_KEY,
-                error="the bot's VectorShift key was rejected", http_status=401,
+                attempt,
+                Outcome.FAILED,
+                failure=FailureReason.BAD_KEY,
+                error="the bot's VectorShift key was rejected",
+                http_status=401,
             )
         except VectorShiftError:
             status = None  # unknown: the terminate call itself will tell
@@ -571,8 +579,13 @@ class TerminateService:
         failure = _failure_reason(exc)
         if exc.outcome_known:
             return await self._finish(
-                attempt, Outcome.FAILED, failure=failure, decision=decision,
-                http_status=http_status, api_status=api_status, error=_error_text(exc),
+                attempt,
+                Outcome.FAILED,
+                failure=failure,
+                decision=decision,
+                http_status=http_status,
+                api_status=api_status,
+                error=_error_text(exc),
             )
         # The call may have reached VectorShift: ask for the run status before anything else.
         status = await self._status(attempt.pipeline_id or "", attempt.run_id or "")
@@ -595,12 +608,17 @@ class TerminateService:
             status = await self._status(attempt.pipeline_id or "", attempt.run_id or "")
             if status is not None and not _still_running(status):
                 return await self._finish(
-                    attempt, Outcome.SUCCEEDED, decision=decision,
+                    attempt,
+                    Outcome.SUCCEEDED,
+                    decision=decision,
                     verified_status=_verified_text(status),
                 )
         return await self._finish(
-            attempt, Outcome.UNCONFIRMED, failure=FailureReason.STILL_ACTIVE,
-            decision=decision, verified_status=_verified_text(status),
+            attempt,
+            Outcome.UNCONFIRMED,
+            failure=FailureReason.STILL_ACTIVE,
+            decision=decision,
+            verified_status=_verified_text(status),
         )
 
     async def _finish(
@@ -666,7 +684,7 @@ class TerminateService:
                 attempt.id,
                 expect={Outcome.PENDING},
                 outcome=Outcome.SUCCEEDED if stopped else Outcome.UNCONFIRMED,
-                error="the bot restarted during this termination; outcome reconciled from run status",
+                error="the bot restarted during this termination; reconciled from run status",
                 verified_status=_verified_text(status),
                 lease_owner=None,
                 lease_until=None,
@@ -721,8 +739,13 @@ class TerminateService:
         facts = await self._directory.facts(actor)
         budget = await self._budget(actor.user_id, policy)
         decision = decide(
-            policy, actor, facts, pipeline_id=resolved.id, where=where,
-            budget=budget, now=self._clock(),
+            policy,
+            actor,
+            facts,
+            pipeline_id=resolved.id,
+            where=where,
+            budget=budget,
+            now=self._clock(),
         )
         return decision, resolved
 
@@ -782,8 +805,13 @@ class TerminateService:
             attempt.user_id, policy, own=attempt.requested_at if counted else None
         )
         return decide(
-            policy, actor, facts, pipeline_id=attempt.pipeline_id, where=where,
-            budget=budget, now=self._clock(),
+            policy,
+            actor,
+            facts,
+            pipeline_id=attempt.pipeline_id,
+            where=where,
+            budget=budget,
+            now=self._clock(),
         )
 
     async def _budget(

@@ -84,7 +84,10 @@ async def _respond(send: Send, status: int, body: bytes, content_type: str) -> N
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", content_type.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -144,7 +147,9 @@ class AlertsEndpoint:
             raw = await _read_body(receive, MAX_ALERT_BODY)
             alert = parse_alert(json.loads(raw))
         except BodyTooLargeError:
-            await _json(send, 400, {"ok": False, "error": f"body: larger than {MAX_ALERT_BODY} bytes"})
+            await _json(
+                send, 400, {"ok": False, "error": f"body: larger than {MAX_ALERT_BODY} bytes"}
+            )
             return
         except InvalidFieldError as exc:
             await _json(send, 400, {"ok": False, "error": str(exc), "field": exc.field})
@@ -203,7 +208,9 @@ class Router:
                 logger.exception("unhandled error serving %s %s", method, path)
                 await _json(send, 500, {"ok": False, "error": "internal error"})
 
-    async def _route(self, path: str, method: str, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _route(
+        self, path: str, method: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         routes: dict[str, tuple[str, Callable[[], Awaitable[None]]]] = {
             ids.EVENTS_PATH: ("POST", lambda: self._slack(dict(scope), receive, send)),
             "/healthz": ("GET", lambda: self._healthz(send)),

@@ -1101,7 +1101,7 @@ def _plain_text(obj: object) -> str | None:
     return None
 
 
-def _block_problem(blocks: list[Any], limit: int) -> str | None:  # noqa: PLR0911, PLR0912
+def _block_problem(blocks: list[Any], limit: int) -> str | None:
     """Returns the first Block Kit limit Slack would reject these blocks for, or None."""
     if len(blocks) > limit:
         return f"no more than {limit} items allowed [json-pointer:/blocks]"

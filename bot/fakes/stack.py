@@ -116,7 +116,7 @@ class LocalStack:
         self.vectorshift.start()
         self.port = free_port()
         self._log = self.log_file.open("ab")
-        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        self._process = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve"],
             cwd=self.workdir,
             env=self.environment(),
@@ -145,7 +145,11 @@ class LocalStack:
 
     def log(self) -> str:
         """What the bot process has written so far."""
-        return self.log_file.read_text(encoding="utf-8", errors="replace") if self.log_file.exists() else ""
+        return (
+            self.log_file.read_text(encoding="utf-8", errors="replace")
+            if self.log_file.exists()
+            else ""
+        )
 
     def client(self, *, timeout_s: float = 10.0) -> SlackClient:
         """A signed-request client for the running bot."""
@@ -170,7 +174,9 @@ class LocalStack:
             raise RuntimeError(f"audit export failed: {result.stderr}")
         return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
-    def post_alert(self, body: Mapping[str, object] | str, *, token: str = ALERTS_TOKEN) -> tuple[int, dict[str, object]]:
+    def post_alert(
+        self, body: Mapping[str, object] | str, *, token: str = ALERTS_TOKEN
+    ) -> tuple[int, dict[str, object]]:
         """`POST /api/alerts` as an alerting tool would; returns status and JSON body."""
         data = body if isinstance(body, str) else json.dumps(body)
         request = urllib.request.Request(  # noqa: S310 - 127.0.0.1 only
@@ -213,10 +219,16 @@ class LocalStack:
         self.stop()
 
 
-def run_cli(args: Sequence[str], env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: Sequence[str], env: Mapping[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
     """Run `vs-terminate-bot` with a given environment (no stack needed)."""
     return subprocess.run(  # noqa: S603
         [sys.executable, "-m", "bot", *args],
-        cwd=cwd, env=child_environment(env), capture_output=True, text=True, timeout=60,
+        cwd=cwd,
+        env=child_environment(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=False,
     )

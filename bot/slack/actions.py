@@ -39,10 +39,13 @@ async def handle_terminate_button(ack: AsyncAck, body: dict[str, Any], deps: Dep
         flows.start(
             deps,
             deps.delivery.tell(
-                user_id=actor.user_id, response_url=response_url, channel=where.channel_id,
+                user_id=actor.user_id,
+                response_url=response_url,
+                channel=where.channel_id,
                 text=f":warning: This button is broken: {blocks.escape(str(exc))}.",
             ),
-            name="bad_button", notify=notify,
+            name="bad_button",
+            notify=notify,
         )
         return
     channel, ts, thread = clicked_message(body)
@@ -50,25 +53,40 @@ async def handle_terminate_button(ack: AsyncAck, body: dict[str, Any], deps: Dep
     if ts is not None and isinstance(message.get("blocks"), list):
         deps.delivery.remember_message(ts, str(message.get("text", "")), message["blocks"])
     request = TerminateRequest(
-        actor=actor, where=where, source=Source.BUTTON, command=command,
+        actor=actor,
+        where=where,
+        source=Source.BUTTON,
+        command=command,
         request_id=logs.current_request_id() or logs.new_request_id(),
-        thread_ts=thread, response_url=response_url, message_channel=channel, message_ts=ts,
+        thread_ts=thread,
+        response_url=response_url,
+        message_channel=channel,
+        message_ts=ts,
     )
     decision = deps.service.precheck(actor, where, command.pipeline)
     if not decision.allowed:
-        flows.start(deps, flows.deny_click(deps, request, decision), name="deny_click", notify=notify)
+        flows.start(
+            deps, flows.deny_click(deps, request, decision), name="deny_click", notify=notify
+        )
         return
     if not flows.has_room(deps):
         flows.start(
             deps,
-            deps.delivery.tell(user_id=actor.user_id, response_url=response_url,
-                               channel=where.channel_id, text=blocks.busy_text()),
-            name="busy", notify=notify,
+            deps.delivery.tell(
+                user_id=actor.user_id,
+                response_url=response_url,
+                channel=where.channel_id,
+                text=blocks.busy_text(),
+            ),
+            name="busy",
+            notify=notify,
         )
         return
     flows.start(
-        deps, flows.open_confirmation(deps, request, str(body.get("trigger_id", ""))),
-        name="open_confirmation", notify=notify,
+        deps,
+        flows.open_confirmation(deps, request, str(body.get("trigger_id", ""))),
+        name="open_confirmation",
+        notify=notify,
     )
 
 
@@ -88,8 +106,15 @@ async def handle_retry_button(ack: AsyncAck, body: dict[str, Any], deps: Deps) -
     flows.start(
         deps,
         flows.retry(
-            deps, value, actor, where, logs.current_request_id() or logs.new_request_id(),
-            response_url, str(body.get("trigger_id", "")), (channel, ts),
+            deps,
+            attempt_id=value,
+            actor=actor,
+            where=where,
+            request_id=logs.current_request_id() or logs.new_request_id(),
+            response_url=response_url,
+            trigger_id=str(body.get("trigger_id", "")),
+            message=(channel, ts),
         ),
-        name="retry", notify=notify,
+        name="retry",
+        notify=notify,
     )

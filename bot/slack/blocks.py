@@ -70,6 +70,11 @@ def _context(text: str) -> Block:
     return {"type": "context", "elements": [plain(text)]}
 
 
+def _app_context(text: str) -> Block:
+    """A context line the app wrote itself, with mentions (mrkdwn)."""
+    return {"type": "context", "elements": [mrkdwn(text)]}
+
+
 def _when(moment: datetime | None) -> str:
     if moment is None:
         return "—"
@@ -191,8 +196,12 @@ def can_i_text(decision: Decision, pipeline: Pipeline, channel_id: str) -> str:
 
 
 def _modal(
-    body: list[Block], *, submit: str | None = None, callback_id: str = ids.RESULT_CALLBACK,
-    metadata: str = "", close: str = "Close",
+    body: list[Block],
+    *,
+    submit: str | None = None,
+    callback_id: str = ids.RESULT_CALLBACK,
+    metadata: str = "",
+    close: str = "Close",
 ) -> View:
     view: View = {
         "type": "modal",
@@ -214,12 +223,13 @@ def loading_modal() -> View:
 
 
 def _details(attempt: Attempt, status: RunStatus | None) -> Block:
+    shown = attempt.verified_status if status is None and attempt.verified_status else None
     return {
         "type": "section",
         "fields": [
             plain(f"Pipeline: {attempt_pipeline(attempt)}"),
             plain(f"Run: {attempt.run_id or '?'}"),
-            plain(f"Run status: {describe_status(status)}"),
+            plain(f"Run status: {shown or describe_status(status)}"),
             plain(f"Requested by: {attempt.user_name or attempt.user_id}"),
         ],
     }
@@ -255,7 +265,10 @@ def confirm_modal(prep: Preparation, metadata: str) -> View:
     )
     body.append(_context(f"Attempt {attempt.id}"))
     return _modal(
-        body, submit="Terminate", callback_id=ids.CONFIRM_CALLBACK, metadata=metadata,
+        body,
+        submit="Terminate",
+        callback_id=ids.CONFIRM_CALLBACK,
+        metadata=metadata,
         close="Cancel",
     )
 
@@ -296,8 +309,11 @@ def duplicate_text(holder: Attempt) -> str:
 def blocked_modal(prep: Preparation) -> View:
     """The reason a confirmation cannot go ahead; no Terminate button."""
     return _modal(
-        [_section(blocked_text(prep)), _details(prep.attempt, prep.status),
-         _context(f"Attempt {prep.attempt.id}")]
+        [
+            _section(blocked_text(prep)),
+            _details(prep.attempt, prep.status),
+            _context(f"Attempt {prep.attempt.id}"),
+        ]
     )
 
 
@@ -312,16 +328,26 @@ def terminating_modal(attempt: Attempt | None = None) -> View:
 def verifying_modal(attempt: Attempt) -> View:
     """VectorShift accepted the call; the app is polling until the run is seen stopped."""
     return _modal(
-        [_section(":hourglass_flowing_sand: VectorShift accepted the request. Verifying that "
-                  "the run stopped…"), _details(attempt, None), _context(f"Attempt {attempt.id}")]
+        [
+            _section(
+                ":hourglass_flowing_sand: VectorShift accepted the request. Verifying that "
+                "the run stopped…"
+            ),
+            _context(f"Pipeline: {attempt_pipeline(attempt)} · Run: {attempt.run_id or '?'}"),
+            _context(f"Attempt {attempt.id}"),
+        ]
     )
 
 
 def stale_modal() -> View:
     """A submission of a confirmation that was already used or has expired."""
     return _modal(
-        [_section(":information_source: This confirmation was already submitted or has "
-                  "expired. Nothing more was done.")]
+        [
+            _section(
+                ":information_source: This confirmation was already submitted or has "
+                "expired. Nothing more was done."
+            )
+        ]
     )
 
 
@@ -334,8 +360,11 @@ def result_modal(execution: Execution) -> View:
     """The modal once the attempt is over."""
     attempt = execution.attempt
     return _modal(
-        [_section(f"{_icon(attempt.outcome)} {outcome_words(execution)}"),
-         _details(attempt, None), _context(f"Attempt {attempt.id}")]
+        [
+            _section(f"{_icon(attempt.outcome)} {outcome_words(execution)}"),
+            _details(attempt, None),
+            _context(f"Attempt {attempt.id}"),
+        ]
     )
 
 
@@ -422,7 +451,9 @@ def result_message(execution: Execution, *, buttons: bool = True) -> tuple[str, 
     """
     attempt = execution.attempt
     who = f"<@{attempt.user_id}>"
-    headline = f"{_icon(attempt.outcome)} {who} asked to terminate run `{escape(attempt.run_id or '?')}`"
+    headline = (
+        f"{_icon(attempt.outcome)} {who} asked to terminate run `{escape(attempt.run_id or '?')}`"
+    )
     headline += f" of {escape(attempt_pipeline(attempt))}"
     words = outcome_words(execution)
     text = (
@@ -521,4 +552,4 @@ def retried_message(
     """A failure message whose Retry was taken: the button goes, the new attempt is named."""
     kept = [b for b in original_blocks if b.get("type") != "actions"]
     note = f"Retried by <@{attempt.user_id}> (attempt {attempt.id})."
-    return fallback, [*kept, _context(note)]
+    return fallback, [*kept, _app_context(note)]

@@ -49,7 +49,10 @@ async def handle_command(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> Non
         return
     if isinstance(command, TerminateCommand):
         request = TerminateRequest(
-            actor=actor, where=where, source=Source.SLASH_COMMAND, command=command,
+            actor=actor,
+            where=where,
+            source=Source.SLASH_COMMAND,
+            command=command,
             request_id=logs.current_request_id() or logs.new_request_id(),
             response_url=response_url,
         )
@@ -58,15 +61,19 @@ async def handle_command(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> Non
             deps.metrics.acks_total.labels(kind="denied").inc()
             await ack(**blocks.ephemeral(blocks.denial_text(decision)))
             flows.start(
-                deps, flows.record_denial(deps, request, decision), name="record_denial",
+                deps,
+                flows.record_denial(deps, request, decision),
+                name="record_denial",
                 notify=notify,
             )
             return
         deps.metrics.acks_total.labels(kind="modal").inc()
         await ack()
         flows.start(
-            deps, flows.open_confirmation(deps, request, str(body.get("trigger_id", ""))),
-            name="open_confirmation", notify=notify,
+            deps,
+            flows.open_confirmation(deps, request, str(body.get("trigger_id", ""))),
+            name="open_confirmation",
+            notify=notify,
         )
         return
     deps.metrics.acks_total.labels(kind="query").inc()

@@ -92,8 +92,12 @@ class Delivery:
         return error
 
     async def post(
-        self, channel: str, text: str, message_blocks: list[dict[str, Any]] | None = None,
-        *, thread_ts: str | None = None,
+        self,
+        channel: str,
+        text: str,
+        message_blocks: list[dict[str, Any]] | None = None,
+        *,
+        thread_ts: str | None = None,
     ) -> str:
         """`chat.postMessage`, paced per channel; returns the message ts.
 
@@ -103,8 +107,12 @@ class Delivery:
         await self._pace(channel)
         try:
             response = await self._client.chat_postMessage(
-                channel=channel, text=text, blocks=message_blocks, thread_ts=thread_ts,
-                unfurl_links=False, unfurl_media=False,
+                channel=channel,
+                text=text,
+                blocks=message_blocks,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
             )
         except SlackApiError as exc:
             self._count("chat.postMessage", exc)
@@ -124,7 +132,9 @@ class Delivery:
             return False
         return True
 
-    async def direct_message(self, user_id: str, text: str, message_blocks: list[dict[str, Any]] | None = None) -> bool:
+    async def direct_message(
+        self, user_id: str, text: str, message_blocks: list[dict[str, Any]] | None = None
+    ) -> bool:
         """A DM from the bot; True if it was sent."""
         try:
             opened = await self._client.conversations_open(users=user_id)
@@ -139,7 +149,7 @@ class Delivery:
     async def tell(
         self, *, user_id: str | None, response_url: str | None, channel: str | None, text: str
     ) -> None:
-        """Tell one user something privately: ephemeral via response_url, else ephemeral, else DM."""
+        """Tell one user something privately: response_url, else an ephemeral, else a DM."""
         if response_url and await self.respond(response_url, blocks.ephemeral(text)):
             return
         if user_id and channel:
@@ -165,14 +175,27 @@ class Delivery:
         text, message_blocks = blocks.result_message(execution)
         channel = attempt.message_channel or attempt.channel_id
         thread_ts = attempt.message_ts or attempt.thread_ts
-        posted = await self._deliver(attempt, channel, thread_ts, text, message_blocks, execution)
+        posted = await self._deliver(
+            attempt=attempt,
+            channel=channel,
+            thread_ts=thread_ts,
+            text=text,
+            message_blocks=message_blocks,
+            execution=execution,
+        )
         await self._update_source(attempt)
         await self.mirror(attempt, posted)
         return posted
 
     async def _deliver(
-        self, attempt: Attempt, channel: str | None, thread_ts: str | None, text: str,
-        message_blocks: list[dict[str, Any]], execution: Execution,
+        self,
+        *,
+        attempt: Attempt,
+        channel: str | None,
+        thread_ts: str | None,
+        text: str,
+        message_blocks: list[dict[str, Any]],
+        execution: Execution,
     ) -> Posted:
         if channel and not attempt.channel_is_dm:
             try:
@@ -181,11 +204,17 @@ class Delivery:
             except SlackApiError as exc:
                 if exc.response.get("error") not in FALLBACK_ERRORS:
                     raise
-                logger.info("cannot post in %s (%s); falling back", channel, exc.response.get("error"))
+                logger.info(
+                    "cannot post in %s (%s); falling back", channel, exc.response.get("error")
+                )
         if attempt.response_url:
             for response_type in ("in_channel", "ephemeral"):
-                payload = {"response_type": response_type, "replace_original": False,
-                           "text": text, "blocks": message_blocks}
+                payload = {
+                    "response_type": response_type,
+                    "replace_original": False,
+                    "text": text,
+                    "blocks": message_blocks,
+                }
                 if await self.respond(attempt.response_url, payload):
                     return Posted(f"response_url:{response_type}")
         dm_text, dm_blocks = blocks.result_message(execution, buttons=False)
@@ -205,16 +234,24 @@ class Delivery:
             (f"Run {attempt.run_id} of {blocks.attempt_pipeline(attempt)}", []),
         )
         build = blocks.retried_message if attempt.source is Source.RETRY else blocks.finished_alert
-        if attempt.outcome in {Outcome.FAILED, Outcome.UNCONFIRMED} and attempt.source is Source.BUTTON:
+        if (
+            attempt.outcome in {Outcome.FAILED, Outcome.UNCONFIRMED}
+            and attempt.source is Source.BUTTON
+        ):
             return  # the alert keeps its Terminate button: the failure message offers Retry
         new_text, new_blocks = build(original, text, attempt)
         try:
             await self._client.chat_update(
-                channel=attempt.message_channel, ts=attempt.message_ts, text=new_text, blocks=new_blocks
+                channel=attempt.message_channel,
+                ts=attempt.message_ts,
+                text=new_text,
+                blocks=new_blocks,
             )
         except SlackApiError as exc:
             self._count("chat.update", exc)
-            logger.warning("could not update message %s: %s", attempt.message_ts, exc.response.get("error"))
+            logger.warning(
+                "could not update message %s: %s", attempt.message_ts, exc.response.get("error")
+            )
 
     async def mirror(self, attempt: Attempt, posted: Posted | None = None) -> None:
         """One compact line in the audit channel; repeated denials of one user are thinned."""
@@ -229,7 +266,9 @@ class Delivery:
         permalink = None
         if posted is not None and posted.channel and posted.ts:
             try:
-                link = await self._client.chat_getPermalink(channel=posted.channel, message_ts=posted.ts)
+                link = await self._client.chat_getPermalink(
+                    channel=posted.channel, message_ts=posted.ts
+                )
                 permalink = str(link.get("permalink")) or None
             except SlackApiError as exc:
                 self._count("chat.getPermalink", exc)
@@ -259,7 +298,9 @@ class Delivery:
             SlackApiError: Slack refused the post.
         """
         text, message_blocks = blocks.alert_message(
-            text=alert.text, pipeline=alert.pipeline.text, run_id=alert.run_id,
+            text=alert.text,
+            pipeline=alert.pipeline.text,
+            run_id=alert.run_id,
             button_value=alert.button_value,
         )
         if existing_ts is not None:

@@ -92,7 +92,11 @@ class Directory:
         groups = set()
         for group_id in self.groups_named(self._policy()):
             group = self._groups.get(group_id)
-            if group is None or now - group.fetched_at > GROUP_TTL_S or actor.user_id in group.members:
+            if (
+                group is None
+                or now - group.fetched_at > GROUP_TTL_S
+                or actor.user_id in group.members
+            ):
                 groups.add(group_id)
         user = self._users.get(actor.user_id)
         known = user is not None and now - user.fetched_at <= USER_TTL_S
@@ -106,7 +110,11 @@ class Directory:
         """Fresh-enough facts: refreshes what is due, never raises for Slack trouble."""
         named = self.groups_named(self._policy())
         now = self._clock()
-        due = [g for g in named if g not in self._groups or now - self._groups[g].fetched_at > GROUP_TTL_S]
+        due = [
+            g
+            for g in named
+            if g not in self._groups or now - self._groups[g].fetched_at > GROUP_TTL_S
+        ]
         await asyncio.gather(self._user(actor.user_id), *(self.refresh_group(g) for g in due))
         user = self._users.get(actor.user_id)
         return self._facts(actor, user, self._clock())
@@ -116,7 +124,8 @@ class Directory:
         fresh = {
             g: group
             for g in named
-            if (group := self._groups.get(g)) is not None and now - group.fetched_at <= STALE_LIMIT_S
+            if (group := self._groups.get(g)) is not None
+            and now - group.fetched_at <= STALE_LIMIT_S
         }
         for g, group in fresh.items():
             if now - group.fetched_at > GROUP_TTL_S:

@@ -46,7 +46,9 @@ def _log(exc: BaseException, what: str) -> str:
     return correlation_id
 
 
-async def report(exc: BaseException, what: str, notify: Notify, delivery: Delivery, client: Any) -> None:
+async def report(
+    exc: BaseException, what: str, notify: Notify, delivery: Delivery, client: Any
+) -> None:
     """Log a post-ack failure once and tell the user, with the correlation id."""
     correlation_id = _log(exc, what)
     text = blocks.error_text(correlation_id)
@@ -57,11 +59,16 @@ async def report(exc: BaseException, what: str, notify: Notify, delivery: Delive
         )
     if notify.view_id is not None:
         try:
-            await client.views_update(view_id=notify.view_id, view=blocks.error_modal(correlation_id))
+            await client.views_update(
+                view_id=notify.view_id, view=blocks.error_modal(correlation_id)
+            )
         except SlackApiError:
             logger.warning("could not show the error in the modal [%s]", correlation_id)
     await delivery.tell(
-        user_id=notify.user_id, response_url=notify.response_url, channel=notify.channel_id, text=text
+        user_id=notify.user_id,
+        response_url=notify.response_url,
+        channel=notify.channel_id,
+        text=text,
     )
 
 
@@ -71,7 +78,7 @@ async def guarded(
     """Run post-ack work so that its failure never vanishes (§4.3)."""
     try:
         await work
-    except Exception as exc:  # noqa: BLE001 - the one post-ack catch-all; logged and reported
+    except Exception as exc:
         await report(exc, what, notify, delivery, client)
 
 

@@ -24,17 +24,20 @@ logger = logging.getLogger(__name__)
 
 
 def has_room(deps: Deps) -> bool:
-    """Whether a new flow can start now (checked before the ack, to shed load honestly)."""
-    return deps.tasks.running < deps.tasks.limit
+    """Whether a new flow can start now (checked before the ack, to shed load honestly).
+
+    Shedding is counted here, where the decision is made, since the refused work never
+    reaches the supervisor.
+    """
+    if deps.tasks.running < deps.tasks.limit:
+        return True
+    deps.metrics.shed_total.labels(reason="queue_full").inc()
+    return False
 
 
-def start(
-    deps: Deps, work: Coroutine[Any, Any, None], *, name: str, notify: Notify
-) -> bool:
+def start(deps: Deps, work: Coroutine[Any, Any, None], *, name: str, notify: Notify) -> bool:
     """Run a flow in the background; False (and the coroutine closed) if the bot is full."""
-    task = deps.tasks.spawn(
-        guarded(work, name, notify, deps.delivery, deps.client), name=name
-    )
+    task = deps.tasks.spawn(guarded(work, name, notify, deps.delivery, deps.client), name=name)
     if task is None:
         work.close()
         return False
@@ -63,8 +66,10 @@ async def open_confirmation(deps: Deps, request: TerminateRequest, trigger_id: s
         deps.metrics.slack_api_errors_total.labels(method="views.open", error=error).inc()
         logger.warning("views.open failed: %s", error)
         await deps.delivery.tell(
-            user_id=request.actor.user_id, response_url=request.response_url,
-            channel=request.where.channel_id, text=blocks.trigger_expired_text(),
+            user_id=request.actor.user_id,
+            response_url=request.response_url,
+            channel=request.where.channel_id,
+            text=blocks.trigger_expired_text(),
         )
         return
     view_id = str(opened["view"]["id"])
@@ -115,8 +120,10 @@ async def deny_click(deps: Deps, request: TerminateRequest, decision: Any) -> No
     """A denied button click: record it and tell the clicking user privately."""
     await record_denial(deps, request, decision)
     await deps.delivery.tell(
-        user_id=request.actor.user_id, response_url=request.response_url,
-        channel=request.where.channel_id, text=blocks.denial_text(decision),
+        user_id=request.actor.user_id,
+        response_url=request.response_url,
+        channel=request.where.channel_id,
+        text=blocks.denial_text(decision),
     )
 
 
@@ -128,26 +135,42 @@ async def abandon(deps: Deps, attempt_id: str, nonce: str) -> None:
 
 
 async def retry(
-    deps: Deps, attempt_id: str, actor: Actor, where: Where, request_id: str,
-    response_url: str | None, trigger_id: str, message: tuple[str | None, str | None],
+    deps: Deps,
+    *,
+    attempt_id: str,
+    actor: Actor,
+    where: Where,
+    request_id: str,
+    response_url: str | None,
+    trigger_id: str,
+    message: tuple[str | None, str | None],
 ) -> None:
     """Retry button: a new attempt through all the same checks and a fresh modal."""
     failed = await deps.service.get(attempt_id)
-    request = None if failed is None else deps.service.retry_request(
-        failed, actor, where, request_id, response_url
+    request = (
+        None
+        if failed is None
+        else deps.service.retry_request(failed, actor, where, request_id, response_url)
     )
     if request is None:
         await deps.delivery.tell(
-            user_id=actor.user_id, response_url=response_url, channel=where.channel_id,
+            user_id=actor.user_id,
+            response_url=response_url,
+            channel=where.channel_id,
             text=":information_source: That attempt cannot be retried.",
         )
         return
     channel, ts = message
     request = TerminateRequest(
-        actor=request.actor, where=request.where, source=request.source,
-        command=request.command, request_id=request.request_id,
-        thread_ts=request.thread_ts or ts, response_url=response_url,
-        message_channel=channel, message_ts=ts,
+        actor=request.actor,
+        where=request.where,
+        source=request.source,
+        command=request.command,
+        request_id=request.request_id,
+        thread_ts=request.thread_ts or ts,
+        response_url=response_url,
+        message_channel=channel,
+        message_ts=ts,
     )
     decision = deps.service.precheck(actor, where, request.command.pipeline)
     if not decision.allowed:

@@ -11,7 +11,8 @@ from bot import logs
 
 
 async def bind_request_context(
-    body: dict[str, Any], next: Callable[[], Awaitable[BoltResponse]]  # noqa: A002 - Bolt's name
+    body: dict[str, Any],
+    next: Callable[[], Awaitable[BoltResponse]],
 ) -> BoltResponse:
     """Give every Slack request its own request id, team and user in the log context."""
     user = body.get("user_id") or (body.get("user") or {}).get("id")

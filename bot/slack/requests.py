@@ -56,7 +56,9 @@ def interaction_actor(body: dict[str, Any]) -> Actor:
 def interaction_where(body: dict[str, Any]) -> Where:
     """The channel a button was clicked in."""
     channel = as_dict(body.get("channel"))
-    channel_id = as_str(channel.get("id")) or as_str(as_dict(body.get("container")).get("channel_id"))
+    channel_id = as_str(channel.get("id")) or as_str(
+        as_dict(body.get("container")).get("channel_id")
+    )
     name = as_str(channel.get("name")) or ""
     channel_id = channel_id or ""
     return Where(

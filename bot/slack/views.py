@@ -44,12 +44,16 @@ async def handle_confirm_submission(ack: AsyncAck, body: dict[str, Any], deps: D
     actor = interaction_actor(body)
     view_id = as_str(view.get("id"))
     notify = Notify(
-        user_id=actor.user_id, response_url=check.attempt.response_url,
-        channel_id=check.attempt.channel_id, view_id=view_id,
+        user_id=actor.user_id,
+        response_url=check.attempt.response_url,
+        channel_id=check.attempt.channel_id,
+        view_id=view_id,
     )
     flows.start(
-        deps, flows.run_termination(deps, attempt_id, nonce, reason, view_id),
-        name="run_termination", notify=notify,
+        deps,
+        flows.run_termination(deps, attempt_id, nonce, reason, view_id),
+        name="run_termination",
+        notify=notify,
     )
 
 

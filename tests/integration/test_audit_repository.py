@@ -100,7 +100,9 @@ async def test_update_with_an_unexpected_outcome_writes_nothing(
 async def test_update_with_a_wrong_nonce_writes_nothing(repository, make_attempt, execute_sql):
     attempt = await repository.add(make_attempt(nonce="right-nonce"))
 
-    result = await repository.update(attempt.id, expect_nonce="wrong-nonce", outcome=Outcome.PENDING)
+    result = await repository.update(
+        attempt.id, expect_nonce="wrong-nonce", outcome=Outcome.PENDING
+    )
 
     assert result is None
     assert await repository.get(attempt.id) == attempt

@@ -18,7 +18,16 @@ import pytest
 import respx
 
 from bot.audit.repository import AuditRepository
-from bot.domain import Actor, ActorFacts, Attempt, Outcome, PipelineRef, Source, TerminateCommand, Where
+from bot.domain import (
+    Actor,
+    ActorFacts,
+    Attempt,
+    Outcome,
+    PipelineRef,
+    Source,
+    TerminateCommand,
+    Where,
+)
 from bot.errors import AuditWriteError
 from bot.policy import parse_policy
 from bot.terminate import FailureReason, TerminateRequest, TerminateService
@@ -28,9 +37,7 @@ BASE = "https://vs.test/v1"
 PIPELINE = "65f1c0ffee0123456789abcd"
 ADMIN = "U0ADMIN0001"
 ADMIN2 = "U0ADMIN0002"
-POLICY = parse_policy(
-    f'admins = ["{ADMIN}", "{ADMIN2}"]\n[aliases]\nnightly-etl = "{PIPELINE}"\n'
-)
+POLICY = parse_policy(f'admins = ["{ADMIN}", "{ADMIN2}"]\n[aliases]\nnightly-etl = "{PIPELINE}"\n')
 
 
 class StaticDirectory:
@@ -131,7 +138,9 @@ async def test_read_timeout_reads_status_first_and_records_unconfirmed(
     service = make_service()
     # Read when the modal opens, again on submit, and once more after the timeout.
     status = status_route(vs, "run1", "running", "running", "running")
-    terminate = vs.post(f"/pipeline/{PIPELINE}/terminate").mock(side_effect=httpx.ReadTimeout("slow"))
+    terminate = vs.post(f"/pipeline/{PIPELINE}/terminate").mock(
+        side_effect=httpx.ReadTimeout("slow")
+    )
     attempt = await prepared(service, "run1")
 
     execution = await service.execute(attempt.id, attempt.nonce or "", "runaway")
@@ -242,8 +251,13 @@ async def test_reconcile_settles_an_orphaned_pending_attempt_once(
     clock: Any,
 ) -> None:
     crashed = await repository.add(
-        make_attempt(run_id="run7", pipeline_id=PIPELINE, outcome=Outcome.PENDING,
-                     lease_owner="gone", lease_until=clock() + timedelta(seconds=60))
+        make_attempt(
+            run_id="run7",
+            pipeline_id=PIPELINE,
+            outcome=Outcome.PENDING,
+            lease_owner="gone",
+            lease_until=clock() + timedelta(seconds=60),
+        )
     )
     status_route(vs, "run7", "cancelled")
     service = make_service()

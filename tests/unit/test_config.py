@@ -27,8 +27,13 @@ def test_good_environment_gives_settings_with_defaults() -> None:
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    env = {"SLACK_BOT_TOKEN": "xoxp-wrong", "PORT": "99999", "LOG_FORMAT": "xml",
-           "DATABASE_URL": "mysql://x", "VS_ALERTS_TOKEN": "short"}
+    env = {
+        "SLACK_BOT_TOKEN": "xoxp-wrong",
+        "PORT": "99999",
+        "LOG_FORMAT": "xml",
+        "DATABASE_URL": "mysql://x",
+        "VS_ALERTS_TOKEN": "short",
+    }
     with pytest.raises(ConfigError) as caught:
         load_settings(env, dotenv_path=None)
     assert caught.value.problems == [

@@ -62,8 +62,14 @@ def test_command_text_parses_to_the_expected_command(text: str, expected: object
     ("text", "message"),
     [
         ("nightly", "a pipeline and a run id are both needed"),
-        ("nightly run/../x", "`run/../x` is not a valid run id (1–128 letters, digits, `-` or `_`)"),
-        ('nightly "quoted run"', "`quoted run` is not a valid run id (1–128 letters, digits, `-` or `_`)"),
+        (
+            "nightly run/../x",
+            "`run/../x` is not a valid run id (1–128 letters, digits, `-` or `_`)",
+        ),
+        (
+            'nightly "quoted run"',
+            "`quoted run` is not a valid run id (1–128 letters, digits, `-` or `_`)",
+        ),
         (f'"Nightly ETL {RUN}', "a quote opened at character 1 is never closed"),
         ("status nightly", "`status` takes a pipeline and a run id"),
         (f"history a {RUN} extra", "`history` takes at most a pipeline and a run id"),
@@ -76,7 +82,10 @@ def test_command_text_parses_to_the_expected_command(text: str, expected: object
         ("x" * 3001, "the command text is longer than 3000 characters"),
         (f"nightly {RUN} " + "r" * 1001, "the reason is longer than 1000 characters"),
         (f'"{"n" * 201}" {RUN}', "the pipeline name is longer than 200 characters"),
-        ("nightly " + "r" * 129, f"`{'r' * 39}…` is not a valid run id (1–128 letters, digits, `-` or `_`)"),
+        (
+            "nightly " + "r" * 129,
+            f"`{'r' * 39}…` is not a valid run id (1–128 letters, digits, `-` or `_`)",
+        ),
     ],
 )
 def test_bad_command_text_says_exactly_what_was_wrong(text: str, message: str) -> None:
@@ -91,7 +100,9 @@ def test_button_value_is_parsed_like_typed_text() -> None:
     )
 
 
-@pytest.mark.parametrize("value", [None, 42, "", "help", f"nightly {RUN} extra words", "nightly bad/run"])
+@pytest.mark.parametrize(
+    "value", [None, 42, "", "help", f"nightly {RUN} extra words", "nightly bad/run"]
+)
 def test_button_values_that_are_not_pipeline_and_run_are_refused(value: object) -> None:
     with pytest.raises(UsageError):
         parse_button_value(value)
@@ -131,7 +142,10 @@ def test_alert_body_is_validated_into_an_alert() -> None:
         ({"channel": "C0X1", "pipeline": "p", "run": "../x", "text": "t"}, "run"),
         ({"channel": "C0X1", "pipeline": "p", "run": RUN, "text": ""}, "text"),
         ({"channel": "C0X1", "pipeline": "p", "run": RUN, "text": "x" * 2001}, "text"),
-        ({"channel": "C0X1", "pipeline": "p", "run": RUN, "text": "t", "thread_ts": "yesterday"}, "thread_ts"),
+        (
+            {"channel": "C0X1", "pipeline": "p", "run": RUN, "text": "t", "thread_ts": "yesterday"},
+            "thread_ts",
+        ),
         ({"channel": "C0X1", "pipeline": "p", "run": RUN, "text": "t", "extra": 1}, "extra"),
         ({"channel": 5, "pipeline": "p", "run": RUN, "text": "t"}, "channel"),
     ],
