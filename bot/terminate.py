@@ -173,6 +173,8 @@ class TerminateRequest:
     response_url: str | None = None
     message_channel: str | None = None
     message_ts: str | None = None
+    received_at: float | None = None
+    """`time.monotonic()` when the request arrived, to tell whether its trigger is still usable."""
 
 
 @dataclass(frozen=True)

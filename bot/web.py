@@ -42,6 +42,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 MAX_SLACK_BODY = 1_000_000
 """Slack's largest payloads (view submissions of big modals) stay far below this."""
 MAX_ALERT_BODY = 16_384
+MALFORMED = (ValueError, UnicodeDecodeError, TypeError, KeyError, IndexError, AttributeError)
+"""What Bolt raises for bodies and payloads it cannot make sense of."""
 
 
 class GuardedSlackHandler(AsyncSlackRequestHandler):
@@ -55,11 +57,17 @@ class GuardedSlackHandler(AsyncSlackRequestHandler):
             bolt_request = AsyncBoltRequest(
                 body=body, query=request.query_string, headers=request.get_headers()
             )
-        except (ValueError, UnicodeDecodeError, TypeError, KeyError, AttributeError) as exc:
+        except MALFORMED as exc:
             # Bolt parses the body before checking its signature; garbage never gets that far.
             logger.info("malformed Slack request refused: %s", type(exc).__name__)
             return BoltResponse(status=400, body="malformed request")
-        return await self.app.async_dispatch(bolt_request)
+        try:
+            return await self.app.async_dispatch(bolt_request)
+        except MALFORMED as exc:
+            # A signed payload of the wrong shape (e.g. `"actions": null`) makes Bolt's own
+            # argument injection raise, even inside its middleware error handler.
+            logger.info("Slack payload of the wrong shape refused: %s", type(exc).__name__)
+            return BoltResponse(status=400, body="malformed request")
 
 
 class BodyTooLargeError(ValueError):

@@ -51,6 +51,8 @@ class LocalStack:
         vectorshift_latency_s: added latency of every fake VectorShift answer.
         slack: an already-configured `FakeSlack` to use instead of a new one.
         vectorshift: an already-configured `FakeVectorShift`.
+        fakes_running: the given fakes are already serving (another stack owns them), so this
+            stack neither starts nor stops them: two bot processes against one Slack.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class LocalStack:
         vectorshift_latency_s: float = 0.0,
         slack: FakeSlack | None = None,
         vectorshift: FakeVectorShift | None = None,
+        fakes_running: bool = False,
     ) -> None:
         self.workdir = workdir
         self.policy_file = workdir / "policy.toml"
@@ -74,6 +77,7 @@ class LocalStack:
         self._policy = policy
         self._audit_channel = audit_channel
         self._extra_env = dict(env or {})
+        self._owns_fakes = not fakes_running
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self.port = 0
@@ -112,8 +116,9 @@ class LocalStack:
         """
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.policy_file.write_text(self._policy, encoding="utf-8")
-        self.slack.start()
-        self.vectorshift.start()
+        if self._owns_fakes:
+            self.slack.start()
+            self.vectorshift.start()
         self.port = free_port()
         self._log = self.log_file.open("ab")
         self._process = subprocess.Popen(
@@ -204,8 +209,9 @@ class LocalStack:
         if self._log is not None:
             self._log.close()
             self._log = None
-        self.slack.stop()
-        self.vectorshift.stop()
+        if self._owns_fakes:
+            self.slack.stop()
+            self.vectorshift.stop()
 
     def __enter__(self) -> Self:
         return self.start()

@@ -6,6 +6,7 @@ judged on the clicking user and the channel of the click.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -62,6 +63,7 @@ async def handle_terminate_button(ack: AsyncAck, body: dict[str, Any], deps: Dep
         response_url=response_url,
         message_channel=channel,
         message_ts=ts,
+        received_at=time.monotonic(),
     )
     decision = deps.service.precheck(actor, where, command.pipeline)
     if not decision.allowed:

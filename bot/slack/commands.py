@@ -6,6 +6,7 @@ the ack itself; everything else is acked at once and continued by a flow in `bot
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -55,6 +56,7 @@ async def handle_command(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> Non
             command=command,
             request_id=logs.current_request_id() or logs.new_request_id(),
             response_url=response_url,
+            received_at=time.monotonic(),
         )
         decision = deps.service.precheck(actor, where, command.pipeline)
         if not decision.allowed:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,12 +148,23 @@ class Directory:
 
     async def refresh_group(self, group_id: str) -> None:
         """Fetch one group's members; concurrent callers share one call; failures keep the old."""
-        running = self._refreshing.get(group_id)
+        await self._once(f"group:{group_id}", lambda: self._fetch_group(group_id))
+
+    async def _once(self, key: str, fetch: Callable[[], Awaitable[None]]) -> None:
+        """Run `fetch` unless the same fetch is already in flight; then wait for that one."""
+        running = self._refreshing.get(key)
         if running is not None:
             await asyncio.shield(running)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._refreshing[group_id] = future
+        self._refreshing[key] = future
+        try:
+            await fetch()
+        finally:
+            del self._refreshing[key]
+            future.set_result(None)
+
+    async def _fetch_group(self, group_id: str) -> None:
         try:
             async with asyncio.timeout(CALL_TIMEOUT_S):
                 response = await self._client.usergroups_users_list(usergroup=group_id)
@@ -163,20 +174,21 @@ class Directory:
             )
         except (SlackApiError, TimeoutError, OSError) as exc:
             logger.warning("could not refresh members of %s: %s", group_id, _slack_error(exc))
-        finally:
-            del self._refreshing[group_id]
-            future.set_result(None)
 
     async def _user(self, user_id: str) -> _User | None:
         cached = self._users.get(user_id)
         if cached is not None and self._clock() - cached.fetched_at <= USER_TTL_S:
             return cached
+        await self._once(f"user:{user_id}", lambda: self._fetch_user(user_id))
+        return self._users.get(user_id)
+
+    async def _fetch_user(self, user_id: str) -> None:
         try:
             async with asyncio.timeout(CALL_TIMEOUT_S):
                 response = await self._client.users_info(user=user_id)
         except (SlackApiError, TimeoutError, OSError) as exc:
             logger.warning("could not look up user %s: %s", user_id, _slack_error(exc))
-            return cached
+            return
         info: dict[str, Any] = response.get("user") or {}
         user = _User(
             name=_display_name(info),
@@ -185,7 +197,6 @@ class Directory:
             fetched_at=self._clock(),
         )
         self._users[user_id] = user
-        return user
 
     def _is_foreign(self, info: dict[str, Any]) -> bool:
         enterprise = (info.get("enterprise_user") or {}).get("enterprise_id")

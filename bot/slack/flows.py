@@ -9,6 +9,7 @@ nothing themselves.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -57,8 +58,24 @@ def parse_metadata(value: object) -> tuple[str, str] | None:
     return (attempt_id, nonce) if attempt_id and nonce else None
 
 
+TRIGGER_BUDGET_S = 2.5
+"""Slack's `trigger_id` lasts 3 s; a modal not opened by this age is shed, not attempted late."""
+
+
 async def open_confirmation(deps: Deps, request: TerminateRequest, trigger_id: str) -> None:
     """Open the modal at once, then fill it with the details or the reason it cannot go ahead."""
+    if (
+        request.received_at is not None
+        and time.monotonic() - request.received_at > TRIGGER_BUDGET_S
+    ):
+        deps.metrics.shed_total.labels(reason="trigger_window").inc()
+        await deps.delivery.tell(
+            user_id=request.actor.user_id,
+            response_url=request.response_url,
+            channel=request.where.channel_id,
+            text=blocks.busy_text(),
+        )
+        return
     try:
         opened = await deps.client.views_open(trigger_id=trigger_id, view=blocks.loading_modal())
     except SlackApiError as exc:
@@ -146,6 +163,7 @@ async def retry(
     message: tuple[str | None, str | None],
 ) -> None:
     """Retry button: a new attempt through all the same checks and a fresh modal."""
+    received_at = time.monotonic()
     failed = await deps.service.get(attempt_id)
     request = (
         None
@@ -171,6 +189,7 @@ async def retry(
         response_url=response_url,
         message_channel=channel,
         message_ts=ts,
+        received_at=received_at,
     )
     decision = deps.service.precheck(actor, where, request.command.pipeline)
     if not decision.allowed:

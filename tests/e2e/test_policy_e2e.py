@@ -63,7 +63,7 @@ async def test_unknown_user_is_denied_and_told_who_could(stack: LocalStack) -> N
     text = ack.json()["text"]
     assert text.startswith(":no_entry: You may not terminate this run here.")
     assert f"<@{ADMIN}>" in text
-    assert "<!subteam^S0DATAONCALL>" in text
+    assert "<!subteam^S0DATAONC1>" in text
     await asyncio.sleep(0.5)
     [record] = stack.audit_records()
     assert (record["outcome"], record["user_id"]) == ("denied", MALLORY)
