@@ -81,6 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("vs-terminate-bot: configuration problems:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
+        if command in {"serve", "socket"}:
+            print(
+                "Put them in the environment or in .env (start from .env.example; the README's "
+                "'Install in a workspace' says where each comes from), or try the bot without a "
+                "workspace: make sandbox",
+                file=sys.stderr,
+            )
         return EXIT_USAGE
     configure_logging(settings.log_level, settings.log_format, settings.secrets())
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.fakes import FakeSlack, SlackCall
+from bot.fakes import FakeSlack, SlackCall, SlackClient
 
 
 def view_of(call: SlackCall) -> dict[str, Any]:
@@ -76,3 +76,20 @@ async def modal_saying(slack: FakeSlack, words: str, *, timeout: float = 20) -> 
         "views.update", lambda c: words in texts(view_of(c)), timeout=timeout
     )
     return view_of(call)
+
+
+async def terminate_via_modal(
+    client: SlackClient,
+    slack: FakeSlack,
+    text: str,
+    *,
+    user: str,
+    channel: str,
+    reason: str,
+    count: int = 1,
+) -> SlackCall:
+    """Type the command, wait for the n-th confirmation, submit it; returns the channel result."""
+    await client.command(text, user=user, channel=channel)
+    await modal(slack, "vs_terminate_confirm", count=count)
+    await client.submit(user=user, reason=reason)
+    return await posted(slack, channel, count=count)

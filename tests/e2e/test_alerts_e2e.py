@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import modal, posted, texts, view_of
+from helpers import modal, posted, terminate_via_modal, texts, view_of
 from scenario import ADMIN, ALICE, INCIDENTS, PIPELINE_ID, add_run
 
 from bot.fakes import RunScript
@@ -102,10 +102,14 @@ async def test_private_channel_result_falls_back_to_response_url(stack: LocalSta
 async def test_retry_starts_a_new_attempt_through_the_same_checks(stack: LocalStack) -> None:
     run = add_run(stack, "run-retry-001", RunScript.FAILS_THEN_SUCCEEDS)
     async with stack.client() as slack:
-        await slack.command(f"nightly-etl {run}", user=ADMIN, channel=INCIDENTS)
-        await modal(stack.slack, "vs_terminate_confirm")
-        await slack.submit(user=ADMIN, reason="first try")
-        failure = await posted(stack.slack, INCIDENTS)
+        failure = await terminate_via_modal(
+            slack,
+            stack.slack,
+            f"nightly-etl {run}",
+            user=ADMIN,
+            channel=INCIDENTS,
+            reason="first try",
+        )
         [retry] = [
             e for b in failure.args["blocks"] if b["type"] == "actions" for e in b["elements"]
         ]
@@ -157,10 +161,14 @@ async def test_status_and_history_answer_ephemerally(stack: LocalStack) -> None:
             status.args["text"]
             == f"Run `{run}` of Nightly ETL ({PIPELINE_ID}) is running (`running`)."
         )
-        await slack.command(f"nightly-etl {run}", user=ADMIN, channel=INCIDENTS)
-        await modal(stack.slack, "vs_terminate_confirm")
-        await slack.submit(user=ADMIN, reason="done")
-        await posted(stack.slack, INCIDENTS)
+        await terminate_via_modal(
+            slack,
+            stack.slack,
+            f"nightly-etl {run}",
+            user=ADMIN,
+            channel=INCIDENTS,
+            reason="done",
+        )
         await slack.command("history nightly-etl", user=ADMIN, channel=INCIDENTS)
         history = await stack.slack.async_wait_for("response_url", count=2)
     assert history.args["response_type"] == "ephemeral"

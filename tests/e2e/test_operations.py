@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from helpers import modal, posted, texts
+from helpers import modal, posted, terminate_via_modal, texts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scenario import ADMIN, ALICE, INCIDENTS, PIPELINE_ID, add_run, make_stack
@@ -99,10 +99,14 @@ async def test_healthz_reports_503_when_the_database_is_gone(
 async def test_metrics_count_attempts_and_vectorshift_calls(stack: LocalStack) -> None:
     run = add_run(stack, "run-metrics-1")
     async with stack.client() as slack:
-        await slack.command(f"nightly-etl {run}", user=ADMIN, channel=INCIDENTS)
-        await modal(stack.slack, "vs_terminate_confirm")
-        await slack.submit(user=ADMIN, reason="metrics")
-        await posted(stack.slack, INCIDENTS)
+        await terminate_via_modal(
+            slack,
+            stack.slack,
+            f"nightly-etl {run}",
+            user=ADMIN,
+            channel=INCIDENTS,
+            reason="metrics",
+        )
 
     def scrape() -> str:
         with urllib.request.urlopen(f"{stack.url}/metrics", timeout=5) as response:  # noqa: S310
@@ -170,10 +174,14 @@ def test_missing_configuration_is_listed_at_once_with_exit_2(tmp_path: Path) -> 
 async def test_csv_export_defuses_formulas_and_jsonl_has_the_spec_fields(stack: LocalStack) -> None:
     run = add_run(stack, "run-csv-00001")
     async with stack.client() as slack:
-        await slack.command(f"nightly-etl {run}", user=ADMIN, channel=INCIDENTS)
-        await modal(stack.slack, "vs_terminate_confirm")
-        await slack.submit(user=ADMIN, reason='=HYPERLINK("http://evil")')
-        await posted(stack.slack, INCIDENTS)
+        await terminate_via_modal(
+            slack,
+            stack.slack,
+            f"nightly-etl {run}",
+            user=ADMIN,
+            channel=INCIDENTS,
+            reason='=HYPERLINK("http://evil")',
+        )
     exported = stack.cli("audit", "export", "--format", "csv", "--outcome", "succeeded")
     rows = list(csv.DictReader(io.StringIO(exported.stdout)))
     assert [row["reason"] for row in rows] == ['\'=HYPERLINK("http://evil")']

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from helpers import modal, modal_saying, posted, texts
+from helpers import modal, modal_saying, posted, terminate_via_modal, texts
 from scenario import (
     ADMIN,
     ALICE,
@@ -91,10 +91,14 @@ async def test_budget_denial_says_when_to_try_again(stack: LocalStack) -> None:
     first = add_run(stack, "run-budget-01", pipeline_id=OTHER_PIPELINE_ID)
     second = add_run(stack, "run-budget-02", pipeline_id=OTHER_PIPELINE_ID)
     async with stack.client() as slack:
-        await slack.command(f"{OTHER_PIPELINE_ID} {first}", user=BOB, channel=RANDOM)
-        await modal(stack.slack, "vs_terminate_confirm")
-        await slack.submit(user=BOB, reason="one")
-        await posted(stack.slack, RANDOM)
+        await terminate_via_modal(
+            slack,
+            stack.slack,
+            f"{OTHER_PIPELINE_ID} {first}",
+            user=BOB,
+            channel=RANDOM,
+            reason="one",
+        )
         await slack.command(f"{OTHER_PIPELINE_ID} {second}", user=BOB, channel=RANDOM)
         blocked = await modal_saying(stack.slack, "You may not terminate")
     shown = texts(blocked)

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from helpers import modal, posted, result_modal, texts, view_of
+from helpers import modal, posted, result_modal, terminate_via_modal, texts, view_of
 from scenario import ADMIN, ALICE, AUDIT, INCIDENTS, PIPELINE_ID, add_run
 
 from bot.fakes import RunScript
@@ -207,10 +207,14 @@ async def test_replayed_submission_changes_nothing(stack: LocalStack) -> None:
 async def test_failed_termination_says_why_and_offers_retry(stack: LocalStack) -> None:
     run = add_run(stack, "run-fail-0001", RunScript.FAILS)
     async with stack.client() as slack:
-        await slack.command(f"nightly-etl {run}", user=ADMIN, channel=INCIDENTS)
-        await modal(stack.slack, "vs_terminate_confirm")
-        await slack.submit(user=ADMIN, reason="runaway")
-        message = await posted(stack.slack, INCIDENTS)
+        message = await terminate_via_modal(
+            slack,
+            stack.slack,
+            f"nightly-etl {run}",
+            user=ADMIN,
+            channel=INCIDENTS,
+            reason="runaway",
+        )
     assert (
         "Failed: VectorShift had an internal error; the run was not terminated (HTTP 500)."
         in message.args["text"]
@@ -233,10 +237,14 @@ async def test_json_log_lines_never_contain_secrets(tmp_path) -> None:  # type: 
     with stack:
         run = add_run(stack, "run-log-0001")
         async with stack.client() as slack:
-            await slack.command(f"nightly-etl {run}", user=ADMIN, channel=INCIDENTS)
-            await modal(stack.slack, "vs_terminate_confirm")
-            await slack.submit(user=ADMIN, reason="x")
-            await posted(stack.slack, INCIDENTS)
+            await terminate_via_modal(
+                slack,
+                stack.slack,
+                f"nightly-etl {run}",
+                user=ADMIN,
+                channel=INCIDENTS,
+                reason="x",
+            )
         log = stack.log()
     for secret in ("xoxb-sandbox-0000-token", "sandbox-signing-secret", stack.vectorshift.api_key):
         assert secret not in log
