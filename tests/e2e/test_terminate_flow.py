@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 
 import pytest
 from helpers import modal, posted, result_modal, terminate_via_modal, texts, view_of
-from scenario import ADMIN, ALICE, AUDIT, INCIDENTS, PIPELINE_ID, add_run
+from scenario import ADMIN, ALICE, AUDIT, INCIDENTS, PIPELINE_ID, add_run, make_stack
 
 from bot.fakes import RunScript
 from bot.fakes.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def quiet_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """One server for the tests that must leave no trace: each asserts nothing was recorded."""
+    with make_stack(tmp_path_factory.mktemp("quiet")) as running:
+        yield running
 
 
 async def test_allowed_user_terminates_a_run_and_everyone_sees_the_verified_result(
@@ -91,9 +99,9 @@ async def test_allowed_user_terminates_a_run_and_everyone_sees_the_verified_resu
     ],
 )
 async def test_help_and_bad_input_answer_in_the_ack_and_call_nothing(
-    stack: LocalStack, text: str, expected: str
+    quiet_stack: LocalStack, text: str, expected: str
 ) -> None:
-    async with stack.client() as slack:
+    async with quiet_stack.client() as slack:
         ack = await slack.command(text, user=ALICE, channel=INCIDENTS)
     assert ack.status_code == 200
     body = ack.json()
@@ -102,14 +110,14 @@ async def test_help_and_bad_input_answer_in_the_ack_and_call_nothing(
     if text not in {"", "help"}:
         assert "*Usage*" in body["text"]
     await asyncio.sleep(0.3)
-    assert stack.slack.calls("views.open") == []
-    assert stack.vectorshift.terminate_calls == []
-    assert stack.audit_records() == []
+    assert quiet_stack.slack.calls("views.open") == []
+    assert quiet_stack.vectorshift.terminate_calls == []
+    assert quiet_stack.audit_records() == []
 
 
-async def test_bad_or_stale_signature_gets_401_and_changes_nothing(stack: LocalStack) -> None:
-    run = add_run(stack, "run-sig-0001")
-    async with stack.client() as slack:
+async def test_bad_or_stale_signature_gets_401_and_changes_nothing(quiet_stack: LocalStack) -> None:
+    run = add_run(quiet_stack, "run-sig-0001")
+    async with quiet_stack.client() as slack:
         tampered = await slack.send(
             f"command=%2Fvs-terminate&text=nightly-etl+{run}&user_id={ADMIN}&channel_id={INCIDENTS}",
             headers={"X-Slack-Signature": "v0=" + "0" * 64},
@@ -121,9 +129,9 @@ async def test_bad_or_stale_signature_gets_401_and_changes_nothing(stack: LocalS
         unsigned = await slack.send("command=%2Fvs-terminate&text=help", signed=False)
     assert [tampered.status_code, stale.status_code, unsigned.status_code] == [401, 401, 401]
     await asyncio.sleep(0.3)
-    assert stack.slack.calls("views.open") == []
-    assert stack.vectorshift.terminate_calls == []
-    assert stack.audit_records() == []
+    assert quiet_stack.slack.calls("views.open") == []
+    assert quiet_stack.vectorshift.terminate_calls == []
+    assert quiet_stack.audit_records() == []
 
 
 @pytest.mark.parametrize(
@@ -137,13 +145,13 @@ async def test_bad_or_stale_signature_gets_401_and_changes_nothing(stack: LocalS
     ],
 )
 async def test_signed_garbage_gets_a_4xx_or_a_polite_answer_never_a_500(
-    stack: LocalStack, body: str
+    quiet_stack: LocalStack, body: str
 ) -> None:
-    async with stack.client() as slack:
+    async with quiet_stack.client() as slack:
         response = await slack.send(body)
     assert response.status_code < 500
-    assert stack.vectorshift.terminate_calls == []
-    assert stack.healthz() == 200
+    assert quiet_stack.vectorshift.terminate_calls == []
+    assert quiet_stack.healthz() == 200
 
 
 async def test_unknown_pipeline_name_is_explained_in_the_modal_and_never_terminated(
