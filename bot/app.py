@@ -35,10 +35,11 @@ from bot.metrics import Metrics
 from bot.policy_store import PolicyStore
 from bot.slack import register
 from bot.slack.delivery import Delivery
-from bot.slack.deps import Deps
+from bot.slack.deps import Deps, Gate
 from bot.slack.directory import Directory
 from bot.tasks import TaskSupervisor
 from bot.terminate import Execution, TerminateService
+from bot.transport import VectorShiftTransport
 from bot.vectorshift import VectorShiftClient, default_timeout
 from bot.web import AlertsEndpoint, Router, TokenBucket
 
@@ -46,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 BACKGROUND_LIMIT = 512
 """Post-ack flows in flight at once; past this the app sheds new work with a "busy" answer."""
+OPENING_LIMIT = 32
+"""Modals acked but not yet open. A healthy bot has a handful; a queue this long means new
+ones would open after Slack's 3-second trigger window, so they are answered "busy" instead."""
 SLACK_TIMEOUT_S = 10
 VERIFY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0)
 """Pauses before each verification poll after a terminate (SPEC §4.3)."""
@@ -119,6 +123,7 @@ async def open_runtime(
     verify_delays_s: Sequence[float] | None = None,
     deadline_s: float = 10.0,
     background_limit: int = BACKGROUND_LIMIT,
+    opening_limit: int = OPENING_LIMIT,
     periodic: bool = True,
 ) -> AsyncIterator[Runtime]:
     """Build the runtime, start its periodic jobs, and tear everything down on exit.
@@ -130,6 +135,7 @@ async def open_runtime(
         verify_delays_s: pauses before each verification poll; SPEC's 1, 2, 4, 8, 15 s by default.
         deadline_s: overall deadline for the terminate call.
         background_limit: post-ack flows in flight before new ones are shed.
+        opening_limit: confirmation modals acked but not yet open before new ones get "busy".
         periodic: False to skip the periodic jobs (tests that drive them by hand).
 
     Raises:
@@ -152,7 +158,11 @@ async def open_runtime(
             timeout=SLACK_TIMEOUT_S,
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
         )
-        http = httpx.AsyncClient(timeout=default_timeout(), event_hooks=_vectorshift_hooks(metrics))
+        http = httpx.AsyncClient(
+            transport=VectorShiftTransport(),
+            timeout=default_timeout(),
+            event_hooks=_vectorshift_hooks(metrics),
+        )
         stack.push_async_callback(http.aclose)
 
         auth = await _auth_test(client)
@@ -213,6 +223,7 @@ async def open_runtime(
             tasks=tasks,
             metrics=metrics,
             alerts=repository,
+            opening=Gate(opening_limit),
         )
         register(app, deps)
         alerts = None

@@ -369,41 +369,45 @@ class TerminateService:
             )
         except VectorShiftError as exc:
             return await self._block(attempt, Blocker.LOOKUP_FAILED, error=f"lookup failed: {exc}")
-        attempt = (
-            await self._audit.update(
-                attempt.id,
-                pipeline_id=pipeline.id,
-                pipeline_name=pipeline.name,
-                user_name=user_name or attempt.user_name,
-            )
-            or attempt
-        )
-        decision = await self._decide(attempt, facts, policy)
+        # Everything learnt here goes into the attempt in ONE write, allowed or blocked.
+        details: dict[str, Any] = {
+            "pipeline_id": pipeline.id,
+            "pipeline_name": pipeline.name,
+            "user_name": user_name or attempt.user_name,
+        }
+        decision = await self._decide(replace(attempt, **details), facts, policy)
+        details["rule"] = decision.rule
+        found = {"decision": decision, "pipeline": pipeline, "status": status}
         if not decision.allowed:
-            prep = await self._block(
-                attempt, Blocker.DENIED, error=decision.reason, rule=decision.rule
+            return await self._block(
+                attempt, Blocker.DENIED, found, error=decision.reason, **details
             )
-            return replace(prep, decision=decision, pipeline=pipeline, status=status)
-        attempt = await self._audit.update(attempt.id, rule=decision.rule) or attempt
         if status is not None and status.state is RunState.FINISHED:
-            prep = await self._block(
+            return await self._block(
                 attempt,
                 Blocker.ALREADY_FINISHED,
+                found,
                 outcome=Outcome.ALREADY_FINISHED,
                 verified_status=describe_status(status),
+                **details,
             )
-            return replace(prep, decision=decision, pipeline=pipeline, status=status)
         if status is not None and status.state is RunState.NOT_FOUND:
-            prep = await self._block(attempt, Blocker.RUN_NOT_FOUND, error="run not found")
-            return replace(prep, decision=decision, pipeline=pipeline, status=status)
+            return await self._block(
+                attempt, Blocker.RUN_NOT_FOUND, found, error="run not found", **details
+            )
         holder = await self._audit.blocking_attempt(
             base_url=self._base_url, pipeline_id=pipeline.id, run_id=attempt.run_id or ""
         )
         if holder is not None and holder.id != attempt.id:
-            prep = await self._block(
-                attempt, Blocker.DUPLICATE, outcome=Outcome.DUPLICATE, error=_holder_text(holder)
+            return await self._block(
+                attempt,
+                Blocker.DUPLICATE,
+                {**found, "holder": holder},
+                outcome=Outcome.DUPLICATE,
+                error=_holder_text(holder),
+                **details,
             )
-            return replace(prep, decision=decision, pipeline=pipeline, status=status, holder=holder)
+        attempt = await self._audit.update(attempt.id, **details) or attempt
         return Preparation(
             attempt=attempt, blocker=None, decision=decision, pipeline=pipeline, status=status
         )
@@ -435,16 +439,18 @@ class TerminateService:
         self,
         attempt: Attempt,
         blocker: Blocker,
+        found: dict[str, Any] | None = None,
         *,
         outcome: Outcome | None = None,
         **changes: Any,
     ) -> Preparation:
+        """End a preparation that cannot go ahead, with what was found so far."""
         if outcome is None:
             outcome = Outcome.DENIED if blocker is Blocker.DENIED else Outcome.FAILED
         updated = await self._audit.update(
             attempt.id, expect={Outcome.AWAITING_CONFIRMATION}, outcome=outcome, **changes
         )
-        return Preparation(attempt=updated or attempt, blocker=blocker)
+        return Preparation(attempt=updated or attempt, blocker=blocker, **(found or {}))
 
     def check_submission(self, attempt: Attempt | None, nonce: str, reason: str) -> SubmitCheck:
         """The ack-path check of a modal submission: local facts only.
@@ -545,10 +551,9 @@ class TerminateService:
             return await self._finish(
                 attempt, Outcome.DUPLICATE, holder=holder, error=_holder_text(holder)
             )
-        pending = await self._audit.update(attempt.id, expect={Outcome.PENDING}, rule=decision.rule)
-        if pending is None:
-            return None
-        return await self._call_and_verify(pending, decision, on_accepted)
+        return await self._call_and_verify(
+            replace(attempt, rule=decision.rule), decision, on_accepted
+        )
 
     async def _call_and_verify(
         self,
@@ -563,12 +568,8 @@ class TerminateService:
             )
         except VectorShiftError as exc:
             return await self._after_error(attempt, exc, decision)
-        attempt = (
-            await self._audit.update(
-                attempt.id, http_status=result.http_status, api_status=result.api_status
-            )
-            or attempt
-        )
+        # The API's answer is recorded with the verified result, in the attempt's final event.
+        attempt = replace(attempt, http_status=result.http_status, api_status=result.api_status)
         if on_accepted is not None:
             await on_accepted(attempt)
         return await self._verify(attempt, decision)
@@ -633,13 +634,18 @@ class TerminateService:
         holder: Attempt | None = None,
         **changes: Any,
     ) -> Execution:
+        carried = {  # facts held in memory since the pending write, saved with the outcome
+            "rule": attempt.rule,
+            "http_status": attempt.http_status,
+            "api_status": attempt.api_status,
+        }
         updated = await self._audit.update(
             attempt.id,
             expect={Outcome.AWAITING_CONFIRMATION, Outcome.PENDING},
             outcome=outcome,
             lease_owner=None,
             lease_until=None,
-            **changes,
+            **{**carried, **changes},
         )
         return Execution(
             attempt=updated or attempt,

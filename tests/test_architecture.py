@@ -55,6 +55,8 @@ RULES: Final[dict[str, Allowed]] = {
     "policy": allow("domain errors policy"),
     "policy_store": allow("domain errors policy"),
     "vectorshift": allow(third_party="httpx"),
+    # The transport under the VectorShift client (httpx API, aiohttp pool); see its docstring.
+    "transport": allow(third_party="httpx aiohttp httpx_aiohttp"),
     "terminate": allow("domain errors policy vectorshift"),
     # tasks: `metrics` for its type only (TYPE_CHECKING); it counts shed work on the instance.
     "tasks": allow("logs metrics"),

@@ -27,6 +27,10 @@ NORMAL buys less than 2x. An audit event is written per user interaction, far be
 the lever left if a benchmark needs more is group commit (batching queued jobs into one
 transaction).
 
+Reads (the submit ack's one indexed read, `/healthz`, history) run on a second thread with its
+own connection, so they never wait behind queued writes; WAL lets SQLite readers run beside the
+single writer. Writes keep the one FIFO writer thread described above.
+
 SQLite connections run in WAL mode with `busy_timeout` and foreign keys on; writes begin with
 `BEGIN IMMEDIATE` so a transaction takes the write lock before it reads (the chain head, a claim),
 which also makes a second process (the CLI) wait instead of forking the chain.
@@ -40,7 +44,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, Final, Self, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -63,17 +67,26 @@ class Database:
     Build with `Database.open(url)`; close with `await db.close()`.
     """
 
-    def __init__(self, engine: Engine) -> None:
-        """Wrap an engine built by `open()`; prefer `open()`.
+    def __init__(self, engine: Engine, reader: Engine | None = None) -> None:
+        """Wrap engines built by `open()`; prefer `open()`.
 
         Args:
-            engine: a configured engine (listeners installed).
+            engine: the configured engine all writes go through (listeners installed).
+            reader: a second engine, with its own connection and thread, for reads; reads
+                then never queue behind writes (WAL lets SQLite readers run beside the
+                writer). Without it, reads share the writer's thread.
         """
         self._engine = engine
-        self._read_engine = engine.execution_options(**{_READ_ONLY: True})
+        self._reader = reader or engine
+        self._read_engine = self._reader.execution_options(**{_READ_ONLY: True})
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-db")
+        self._read_executor = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-db-read")
+            if reader is not None
+            else self._executor
+        )
         self._closed = False
 
     @classmethod
@@ -91,25 +104,9 @@ class Database:
             ValueError: for a backend other than SQLite or PostgreSQL.
         """
         backend = make_url(url).get_backend_name()
-        if backend == "sqlite":
-            engine = create_engine(url, echo=echo, pool_size=1, max_overflow=0)
-            _configure_sqlite(engine)
-        elif backend == "postgresql":
-            engine = create_engine(
-                url,
-                echo=echo,
-                pool_size=1,
-                max_overflow=0,
-                # A restarted server must not cost the next audit write; one round trip.
-                pool_pre_ping=True,
-                connect_args={
-                    "connect_timeout": PG_CONNECT_TIMEOUT_S,
-                    "application_name": "vs-terminate",
-                },
-            )
-        else:
+        if backend not in {"sqlite", "postgresql"}:
             raise ValueError(f"unsupported database backend {backend!r} (sqlite or postgresql)")
-        return cls(engine)
+        return cls(_engine(url, backend, echo=echo), _engine(url, backend, echo=echo))
 
     @property
     def dialect(self) -> str:
@@ -135,7 +132,7 @@ class Database:
             SQLAlchemyError: or anything else `fn` raised, after the rollback.
             RuntimeError: if the database is closed.
         """
-        return await self._submit(self._sessions, fn)
+        return await self._submit(self._sessions, fn, self._executor)
 
     async def read(self, fn: Callable[[Session], T]) -> T:
         """Like `run`, for work that only reads (on SQLite it takes no write lock).
@@ -150,7 +147,7 @@ class Database:
             SQLAlchemyError: or anything else `fn` raised.
             RuntimeError: if the database is closed.
         """
-        return await self._submit(self._read_sessions, fn)
+        return await self._submit(self._read_sessions, fn, self._read_executor)
 
     async def ping(self) -> bool:
         """Whether the database answers `SELECT 1` within a few seconds."""
@@ -169,14 +166,38 @@ class Database:
         # Disposed on the worker: SQLite connections may only be closed by their own thread.
         await loop.run_in_executor(self._executor, self._engine.dispose)
         self._executor.shutdown(wait=True)
+        if self._read_executor is not self._executor:
+            await loop.run_in_executor(self._read_executor, self._reader.dispose)
+            self._read_executor.shutdown(wait=True)
 
-    async def _submit(self, sessions: sessionmaker[Session], fn: Callable[[Session], T]) -> T:
+    async def _submit(
+        self, sessions: sessionmaker[Session], fn: Callable[[Session], T], executor: Executor
+    ) -> T:
         if self._closed:
             raise RuntimeError("the audit database is closed")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, functools.partial(_transact, sessions, fn)
+        return await loop.run_in_executor(executor, functools.partial(_transact, sessions, fn))
+
+
+def _engine(url: str, backend: str, *, echo: bool) -> Engine:
+    """One engine with one connection, configured for the backend."""
+    if backend == "sqlite":
+        engine = create_engine(url, echo=echo, pool_size=1, max_overflow=0)
+        _configure_sqlite(engine)
+    elif backend == "postgresql":
+        engine = create_engine(
+            url,
+            echo=echo,
+            pool_size=1,
+            max_overflow=0,
+            # A restarted server must not cost the next audit write; one round trip.
+            pool_pre_ping=True,
+            connect_args={
+                "connect_timeout": PG_CONNECT_TIMEOUT_S,
+                "application_name": "vs-terminate",
+            },
         )
+    return engine
 
 
 def _transact(sessions: sessionmaker[Session], fn: Callable[[Session], T]) -> T:

@@ -83,6 +83,11 @@ class LocalStack:
         self.port = 0
 
     @property
+    def pid(self) -> int | None:
+        """The bot process's id while it runs (the benchmark reads its CPU and memory)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def url(self) -> str:
         """The bot's root URL."""
         return f"http://127.0.0.1:{self.port}"

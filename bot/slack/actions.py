@@ -71,7 +71,7 @@ async def handle_terminate_button(ack: AsyncAck, body: dict[str, Any], deps: Dep
             deps, flows.deny_click(deps, request, decision), name="deny_click", notify=notify
         )
         return
-    if not flows.has_room(deps):
+    if not flows.reserve_modal(deps):
         flows.start(
             deps,
             deps.delivery.tell(
@@ -84,12 +84,7 @@ async def handle_terminate_button(ack: AsyncAck, body: dict[str, Any], deps: Dep
             notify=notify,
         )
         return
-    flows.start(
-        deps,
-        flows.open_confirmation(deps, request, str(body.get("trigger_id", ""))),
-        name="open_confirmation",
-        notify=notify,
-    )
+    flows.start_confirmation(deps, request, str(body.get("trigger_id", "")), notify=notify)
 
 
 async def handle_retry_button(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:

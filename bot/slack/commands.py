@@ -44,10 +44,6 @@ async def handle_command(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> Non
     actor, where = command_actor(body), command_where(body)
     response_url = as_str(body.get("response_url"))
     notify = Notify(user_id=actor.user_id, response_url=response_url, channel_id=where.channel_id)
-    if not flows.has_room(deps):
-        deps.metrics.acks_total.labels(kind="busy").inc()
-        await ack(**blocks.ephemeral(blocks.busy_text()))
-        return
     if isinstance(command, TerminateCommand):
         request = TerminateRequest(
             actor=actor,
@@ -69,14 +65,17 @@ async def handle_command(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> Non
                 notify=notify,
             )
             return
+        if not flows.reserve_modal(deps):
+            deps.metrics.acks_total.labels(kind="busy").inc()
+            await ack(**blocks.ephemeral(blocks.busy_text()))
+            return
         deps.metrics.acks_total.labels(kind="modal").inc()
         await ack()
-        flows.start(
-            deps,
-            flows.open_confirmation(deps, request, str(body.get("trigger_id", ""))),
-            name="open_confirmation",
-            notify=notify,
-        )
+        flows.start_confirmation(deps, request, str(body.get("trigger_id", "")), notify=notify)
+        return
+    if not flows.has_capacity(deps):
+        deps.metrics.acks_total.labels(kind="busy").inc()
+        await ack(**blocks.ephemeral(blocks.busy_text()))
         return
     deps.metrics.acks_total.labels(kind="query").inc()
     await ack()

@@ -22,6 +22,25 @@ class AlertsPort(Protocol):
     async def save_alert(self, *, channel: str, pipeline: str, run_id: str, ts: str) -> None: ...
 
 
+class Gate:
+    """Counts work of one kind in flight and refuses more than `limit` (overload shedding)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.inside = 0
+
+    def try_enter(self) -> bool:
+        """Take a place if there is one."""
+        if self.inside >= self.limit:
+            return False
+        self.inside += 1
+        return True
+
+    def leave(self) -> None:
+        """Give a place back."""
+        self.inside -= 1
+
+
 @dataclass(frozen=True)
 class Deps:
     """The runtime's collaborators, as the Slack layer sees them."""
@@ -33,3 +52,5 @@ class Deps:
     tasks: TaskSupervisor
     metrics: Metrics
     alerts: AlertsPort
+    opening: Gate
+    """Confirmations acked whose modal is not open yet: past the limit, new ones get "busy"."""

@@ -24,15 +24,24 @@ from bot.terminate import LookupFailedError, TerminateRequest
 logger = logging.getLogger(__name__)
 
 
-def has_room(deps: Deps) -> bool:
-    """Whether a new flow can start now (checked before the ack, to shed load honestly).
-
-    Shedding is counted here, where the decision is made, since the refused work never
-    reaches the supervisor.
-    """
+def has_capacity(deps: Deps) -> bool:
+    """Whether the supervisor can take one more post-ack flow (counted as shed if not)."""
     if deps.tasks.running < deps.tasks.limit:
         return True
     deps.metrics.shed_total.labels(reason="queue_full").inc()
+    return False
+
+
+def reserve_modal(deps: Deps) -> bool:
+    """Take a place for a confirmation modal, or say the bot is too busy to open one in time.
+
+    Checked before the ack, so an overloaded bot answers "busy" at once instead of opening a
+    modal after Slack's 3-second trigger window. The place is given back as soon as the modal
+    is open (or could not be). Shedding is counted here, where it is decided.
+    """
+    if deps.tasks.running < deps.tasks.limit and deps.opening.try_enter():
+        return True
+    deps.metrics.shed_total.labels(reason="busy").inc()
     return False
 
 
@@ -62,8 +71,53 @@ TRIGGER_BUDGET_S = 2.5
 """Slack's `trigger_id` lasts 3 s; a modal not opened by this age is shed, not attempted late."""
 
 
-async def open_confirmation(deps: Deps, request: TerminateRequest, trigger_id: str) -> None:
-    """Open the modal at once, then fill it with the details or the reason it cannot go ahead."""
+def start_confirmation(
+    deps: Deps, request: TerminateRequest, trigger_id: str, *, notify: Notify
+) -> None:
+    """Start `open_confirmation` in a place taken with `reserve_modal`."""
+    if not start(
+        deps,
+        open_confirmation(deps, request, trigger_id, reserved=True),
+        name="open_confirmation",
+        notify=notify,
+    ):
+        deps.opening.leave()
+
+
+async def open_confirmation(
+    deps: Deps, request: TerminateRequest, trigger_id: str, *, reserved: bool = False
+) -> None:
+    """Open the modal at once, then fill it with the details or the reason it cannot go ahead.
+
+    Args:
+        deps: the runtime's collaborators.
+        request: what is to be terminated, by whom, from where.
+        trigger_id: the interaction's trigger, valid for 3 s.
+        reserved: a place in `deps.opening` was taken for this modal; give it back once open.
+    """
+    try:
+        opened = await _open_modal(deps, request, trigger_id)
+    finally:
+        if reserved:
+            deps.opening.leave()
+    if opened is None:
+        return
+    view_id = str(opened["view"]["id"])
+    prep = await deps.service.prepare(request)
+    deps.metrics.attempts_total.labels(outcome=prep.attempt.outcome.value).inc()
+    if prep.blocker is None:
+        view = blocks.confirm_modal(prep, metadata(prep.attempt.id, prep.attempt.nonce or ""))
+    else:
+        view = blocks.blocked_modal(prep)
+    await deps.client.views_update(view_id=view_id, view=view)
+    if prep.blocker is not None:
+        await deps.delivery.mirror(prep.attempt)
+
+
+async def _open_modal(
+    deps: Deps, request: TerminateRequest, trigger_id: str
+) -> dict[str, Any] | None:
+    """`views.open` with the "Checking…" modal, or tell the user why it could not open."""
     if (
         request.received_at is not None
         and time.monotonic() - request.received_at > TRIGGER_BUDGET_S
@@ -75,7 +129,7 @@ async def open_confirmation(deps: Deps, request: TerminateRequest, trigger_id: s
             channel=request.where.channel_id,
             text=blocks.busy_text(),
         )
-        return
+        return None
     try:
         opened = await deps.client.views_open(trigger_id=trigger_id, view=blocks.loading_modal())
     except SlackApiError as exc:
@@ -88,17 +142,8 @@ async def open_confirmation(deps: Deps, request: TerminateRequest, trigger_id: s
             channel=request.where.channel_id,
             text=blocks.trigger_expired_text(),
         )
-        return
-    view_id = str(opened["view"]["id"])
-    prep = await deps.service.prepare(request)
-    deps.metrics.attempts_total.labels(outcome=prep.attempt.outcome.value).inc()
-    if prep.blocker is None:
-        view = blocks.confirm_modal(prep, metadata(prep.attempt.id, prep.attempt.nonce or ""))
-    else:
-        view = blocks.blocked_modal(prep)
-    await deps.client.views_update(view_id=view_id, view=view)
-    if prep.blocker is not None:
-        await deps.delivery.mirror(prep.attempt)
+        return None
+    return dict(opened.data) if isinstance(opened.data, dict) else None
 
 
 async def run_termination(
@@ -195,7 +240,16 @@ async def retry(
     if not decision.allowed:
         await deny_click(deps, request, decision)
         return
-    await open_confirmation(deps, request, trigger_id)
+    if not deps.opening.try_enter():
+        deps.metrics.shed_total.labels(reason="busy").inc()
+        await deps.delivery.tell(
+            user_id=actor.user_id,
+            response_url=response_url,
+            channel=where.channel_id,
+            text=blocks.busy_text(),
+        )
+        return
+    await open_confirmation(deps, request, trigger_id, reserved=True)
 
 
 async def answer_status(
