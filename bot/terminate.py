@@ -15,6 +15,7 @@ import asyncio
 import logging
 import secrets
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -53,6 +54,8 @@ __all__ = [  # the VectorShift value types the Slack layer may see, through this
 logger = logging.getLogger(__name__)
 
 BUDGET_WINDOW = timedelta(hours=1)
+HINTS_KEPT = 4096
+"""Confirmations awaiting submission remembered in-process, so the submit ack skips the DB."""
 ABANDON_AFTER = timedelta(minutes=30)
 BLOCKING_OUTCOMES = frozenset({Outcome.PENDING, Outcome.SUCCEEDED})
 
@@ -277,6 +280,10 @@ class TerminateService:
         self.deadline_s = deadline_s
         self._verify_delays_s = tuple(verify_delays_s)
         self._lease = timedelta(seconds=lease_s)
+        # Attempts this instance prepared and that await confirmation: a hint for the submit
+        # ack only. The database's compare-and-set in `execute` decides; a miss (another
+        # instance prepared it, or it was evicted) falls back to one indexed read.
+        self._awaiting: OrderedDict[str, Attempt] = OrderedDict()
 
     # -- ack path (no I/O) ----------------------------------------------------------------
 
@@ -408,6 +415,9 @@ class TerminateService:
                 **details,
             )
         attempt = await self._audit.update(attempt.id, **details) or attempt
+        self._awaiting[attempt.id] = attempt
+        if len(self._awaiting) > HINTS_KEPT:
+            self._awaiting.popitem(last=False)
         return Preparation(
             attempt=attempt, blocker=None, decision=decision, pipeline=pipeline, status=status
         )
@@ -476,6 +486,16 @@ class TerminateService:
     async def get(self, attempt_id: str) -> Attempt | None:
         """Read an attempt by id."""
         return await self._audit.get(attempt_id)
+
+    async def awaiting(self, attempt_id: str) -> Attempt | None:
+        """The attempt a submission names, for the ack-path check.
+
+        Served from this instance's hint when it prepared the attempt (the hint is taken, so
+        a second submission reads the database and finds it no longer awaiting); otherwise
+        one indexed read.
+        """
+        hinted = self._awaiting.pop(attempt_id, None)
+        return hinted if hinted is not None else await self._audit.get(attempt_id)
 
     async def execute(
         self,

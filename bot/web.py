@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_SLACK_BODY = 1_000_000
 """Slack's largest payloads (view submissions of big modals) stay far below this."""
@@ -198,7 +199,13 @@ class Router:
         self._slack = GuardedSlackHandler(slack, path=ids.EVENTS_PATH)
         self._health = health
         self._metrics = metrics
-        self._alerts = alerts
+        self._routes: dict[str, tuple[str, Handler]] = {
+            ids.EVENTS_PATH: ("POST", self._slack_events),
+            "/healthz": ("GET", self._healthz),
+            "/metrics": ("GET", self._render_metrics),
+        }
+        if alerts is not None:
+            self._routes["/api/alerts"] = ("POST", alerts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -219,30 +226,25 @@ class Router:
     async def _route(
         self, path: str, method: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        routes: dict[str, tuple[str, Callable[[], Awaitable[None]]]] = {
-            ids.EVENTS_PATH: ("POST", lambda: self._slack(dict(scope), receive, send)),
-            "/healthz": ("GET", lambda: self._healthz(send)),
-            "/metrics": ("GET", lambda: self._render_metrics(send)),
-        }
-        if self._alerts is not None:
-            alerts = self._alerts
-            routes["/api/alerts"] = ("POST", lambda: alerts(scope, receive, send))
-        route = routes.get(path)
+        route = self._routes.get(path)
         if route is None:
             await _respond(send, 404, b"not found", "text/plain")
         elif route[0] != method:
             await _respond(send, 405, b"method not allowed", "text/plain")
         else:
-            await route[1]()
+            await route[1](scope, receive, send)
 
-    async def _healthz(self, send: Send) -> None:
+    async def _slack_events(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._slack(dict(scope), receive, send)
+
+    async def _healthz(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: ARG002
         try:
             ok = await asyncio.wait_for(self._health(), timeout=3)
         except TimeoutError:
             ok = False
         await _json(send, 200 if ok else 503, {"status": "ok" if ok else "unavailable"})
 
-    async def _render_metrics(self, send: Send) -> None:
+    async def _render_metrics(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: ARG002
         body, content_type = self._metrics.render()
         await _respond(send, 200, body, content_type)
 

@@ -7,6 +7,7 @@ mention `<!channel>` or inject links. Direct-message variants carry no buttons.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,8 +97,9 @@ def attempt_pipeline(attempt: Attempt) -> str:
 # Ephemeral replies (in the ack or via response_url)
 
 
+@functools.cache
 def help_reply() -> dict[str, Any]:
-    """The `help` answer, as keyword arguments for `ack()` / `respond()`."""
+    """The `help` answer, as keyword arguments for `ack()` / `respond()` (built once; read-only)."""
     return {"response_type": "ephemeral", "text": USAGE, "blocks": [_section(USAGE)]}
 
 

@@ -32,7 +32,7 @@ async def handle_confirm_submission(ack: AsyncAck, body: dict[str, Any], deps: D
     except UsageError as exc:
         await ack(response_action="errors", errors={ids.REASON_BLOCK: str(exc).capitalize() + "."})
         return
-    attempt = await deps.service.get(attempt_id)
+    attempt = await deps.service.awaiting(attempt_id)
     check = deps.service.check_submission(attempt, nonce, reason)
     if check.reason_error is not None:
         await ack(response_action="errors", errors={ids.REASON_BLOCK: check.reason_error})
