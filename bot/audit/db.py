@@ -27,6 +27,13 @@ NORMAL buys less than 2x. An audit event is written per user interaction, far be
 the lever left if a benchmark needs more is group commit (batching queued jobs into one
 transaction).
 
+Group commit: writes queued while the writer is busy are committed together, each in its own
+savepoint, so one fsync serves the batch (at most 64). A job that fails rolls back to its
+savepoint and fails alone; if the transaction fails, every job in it fails; no job's result is
+released before its batch is durable, so the fail-closed rule (no API call before the audit
+event is written) holds. Under the end-to-end benchmark (200 terminations at once, ~600 writes)
+this turned 600 fsyncs into a few dozen.
+
 Reads (the submit ack's one indexed read, `/healthz`, history) run on a second thread with its
 own connection, so they never wait behind queued writes; WAL lets SQLite readers run beside the
 single writer. Writes keep the one FIFO writer thread described above.
@@ -43,8 +50,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import queue
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, Final, Self, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -58,6 +66,8 @@ SQLITE_BUSY_TIMEOUT_MS: Final = 5_000
 PG_CONNECT_TIMEOUT_S: Final = 5
 PING_TIMEOUT_S: Final = 5.0
 _READ_ONLY: Final = "vs_read_only"
+MAX_BATCH: Final = 64
+"""Most writes one group commit takes (bounds how long one transaction holds the lock)."""
 """Execution option marking a read transaction (SQLite: deferred BEGIN, no write lock)."""
 
 
@@ -82,6 +92,7 @@ class Database:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-db")
+        self._writes: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._read_executor = (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-db-read")
             if reader is not None
@@ -132,7 +143,28 @@ class Database:
             SQLAlchemyError: or anything else `fn` raised, after the rollback.
             RuntimeError: if the database is closed.
         """
-        return await self._submit(self._sessions, fn, self._executor)
+        if self._closed:
+            raise RuntimeError("the audit database is closed")
+        future: Future[T] = Future()
+        self._writes.put((fn, future))
+        self._executor.submit(self._drain)
+        return await asyncio.wrap_future(future)
+
+    def _drain(self) -> None:
+        """On the writer thread: commit every queued write together (group commit).
+
+        Each queued job gets one drain call; the first takes all jobs queued by then, in FIFO
+        order, and later calls find the queue empty. One commit (one fsync) then serves the
+        whole batch, and no job's result is released before its batch is durable.
+        """
+        batch: list[_Job] = []
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(self._writes.get_nowait())
+            except queue.Empty:
+                break
+        if batch:
+            _transact_batch(self._sessions, batch)
 
     async def read(self, fn: Callable[[Session], T]) -> T:
         """Like `run`, for work that only reads (on SQLite it takes no write lock).
@@ -203,6 +235,44 @@ def _engine(url: str, backend: str, *, echo: bool) -> Engine:
 def _transact(sessions: sessionmaker[Session], fn: Callable[[Session], T]) -> T:
     with sessions() as session, session.begin():
         return fn(session)
+
+
+_Job = tuple[Callable[[Session], Any], "Future[Any]"]
+
+
+def _transact_batch(sessions: sessionmaker[Session], batch: list[_Job]) -> None:
+    """Run jobs in one transaction, each in its own savepoint, and settle their futures.
+
+    A job that raises is rolled back to its savepoint and gets its own exception; the others
+    go on. If the transaction itself fails (the commit, a lost connection), every job gets
+    that error: none of the batch was written.
+    """
+    live = [job for job in batch if job[1].set_running_or_notify_cancel()]
+    if not live:
+        return
+    outcomes: list[tuple[bool, Any]] = []
+    try:
+        with sessions() as session, session.begin():
+            if len(live) == 1:
+                outcomes.append((True, live[0][0](session)))
+            else:
+                for fn, _ in live:
+                    try:
+                        with session.begin_nested():
+                            outcomes.append((True, fn(session)))
+                    except Exception as exc:
+                        outcomes.append((False, exc))
+    except BaseException as exc:
+        for _, future in live:
+            future.set_exception(exc)
+        if not isinstance(exc, Exception):
+            raise
+        return
+    for (_, future), (ok, value) in zip(live, outcomes, strict=True):
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 def _configure_sqlite(engine: Engine) -> None:
