@@ -534,10 +534,10 @@ class TerminateService:
         if attempt is None or attempt.pipeline_id is None or attempt.run_id is None:
             return None
         pipeline_id, run_id = attempt.pipeline_id, attempt.run_id
-        policy = self._policy()
-        actor = Actor(attempt.user_id, attempt.team_id, attempt.enterprise_id, attempt.user_name)
-        facts = await self._directory.facts(actor)
-        decision = await self._decide(attempt, facts, policy, counted=True)
+        # Both re-checks are reads: ask the policy's questions and VectorShift's at once.
+        decision, status = await asyncio.gather(
+            self._recheck_policy(attempt), self._recheck_status(pipeline_id, run_id)
+        )
         if not decision.allowed:
             return await self._finish(
                 attempt,
@@ -546,11 +546,7 @@ class TerminateService:
                 rule=decision.rule,
                 error=decision.reason,
             )
-        try:
-            status: RunStatus | None = await self._vs.run_status(
-                pipeline_id=pipeline_id, run_id=run_id
-            )
-        except AuthError:
+        if isinstance(status, AuthError):
             return await self._finish(
                 attempt,
                 Outcome.FAILED,
@@ -558,8 +554,6 @@ class TerminateService:
                 error="the bot's VectorShift key was rejected",
                 http_status=401,
             )
-        except VectorShiftError:
-            status = None  # unknown: the terminate call itself will tell
         if status is not None and status.state is RunState.FINISHED:
             return await self._finish(
                 attempt, Outcome.ALREADY_FINISHED, verified_status=describe_status(status)
@@ -574,6 +568,20 @@ class TerminateService:
         return await self._call_and_verify(
             replace(attempt, rule=decision.rule), decision, on_accepted
         )
+
+    async def _recheck_policy(self, attempt: Attempt) -> Decision:
+        actor = Actor(attempt.user_id, attempt.team_id, attempt.enterprise_id, attempt.user_name)
+        facts = await self._directory.facts(actor)
+        return await self._decide(attempt, facts, self._policy(), counted=True)
+
+    async def _recheck_status(self, pipeline_id: str, run_id: str) -> RunStatus | AuthError | None:
+        """The run's status before terminating; None when unknown (the call itself will tell)."""
+        try:
+            return await self._vs.run_status(pipeline_id=pipeline_id, run_id=run_id)
+        except AuthError as exc:
+            return exc
+        except VectorShiftError:
+            return None
 
     async def _call_and_verify(
         self,
@@ -590,9 +598,18 @@ class TerminateService:
             return await self._after_error(attempt, exc, decision)
         # The API's answer is recorded with the verified result, in the attempt's final event.
         attempt = replace(attempt, http_status=result.http_status, api_status=result.api_status)
-        if on_accepted is not None:
-            await on_accepted(attempt)
-        return await self._verify(attempt, decision)
+        if on_accepted is None:
+            return await self._verify(attempt, decision)
+        # Telling the user it was accepted must not delay the verification polls, and a
+        # failure to tell them must not lose the verified result.
+        verified, notice = await asyncio.gather(
+            self._verify(attempt, decision), on_accepted(attempt), return_exceptions=True
+        )
+        if isinstance(notice, Exception):
+            logger.warning("could not show that the terminate was accepted: %r", notice)
+        if isinstance(verified, BaseException):
+            raise verified
+        return verified
 
     async def _after_error(
         self, attempt: Attempt, exc: VectorShiftError, decision: Decision | None

@@ -8,6 +8,7 @@ nothing themselves.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Coroutine
@@ -167,8 +168,7 @@ async def run_termination(
     if execution is None:
         return
     deps.metrics.attempts_total.labels(outcome=execution.attempt.outcome.value).inc()
-    await show(blocks.result_modal(execution))
-    await deps.delivery.announce(execution)
+    await asyncio.gather(show(blocks.result_modal(execution)), deps.delivery.announce(execution))
 
 
 async def record_denial(deps: Deps, request: TerminateRequest, decision: Any) -> None:
