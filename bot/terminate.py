@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -54,6 +55,9 @@ __all__ = [  # the VectorShift value types the Slack layer may see, through this
 logger = logging.getLogger(__name__)
 
 BUDGET_WINDOW = timedelta(hours=1)
+PIPELINE_TTL_S = 300.0
+"""How long a resolved pipeline (id ↔ name) is reused; names rarely change, and a stale entry
+costs only an honest "not found" from the terminate call."""
 HINTS_KEPT = 4096
 """Confirmations awaiting submission remembered in-process, so the submit ack skips the DB."""
 ABANDON_AFTER = timedelta(minutes=30)
@@ -284,6 +288,7 @@ class TerminateService:
         # ack only. The database's compare-and-set in `execute` decides; a miss (another
         # instance prepared it, or it was evicted) falls back to one indexed read.
         self._awaiting: OrderedDict[str, Attempt] = OrderedDict()
+        self._pipelines: dict[tuple[str, str], tuple[float, Pipeline]] = {}
 
     # -- ack path (no I/O) ----------------------------------------------------------------
 
@@ -881,12 +886,25 @@ class TerminateService:
             return alias
         return ref.text if OBJECT_ID_PATTERN.fullmatch(ref.text) else None
 
+    async def _lookup(self, *, name: str | None = None, pipeline_id: str | None = None) -> Pipeline:
+        """`resolve_pipeline`, remembered for `PIPELINE_TTL_S` (successes only)."""
+        key = ("name", name) if name is not None else ("id", pipeline_id or "")
+        now = time.monotonic()
+        cached = self._pipelines.get(key)
+        if cached is not None and now - cached[0] < PIPELINE_TTL_S:
+            return cached[1]
+        pipeline = await self._vs.resolve_pipeline(name=name, pipeline_id=pipeline_id)
+        if len(self._pipelines) > HINTS_KEPT:
+            self._pipelines.clear()
+        self._pipelines[key] = (now, pipeline)
+        return pipeline
+
     async def _resolve(self, policy: Policy, ref: PipelineRef) -> Pipeline:
         """Resolve an alias, id or name to a pipeline (alias and id-shaped text first)."""
         known = self._known_pipeline_id(policy, ref)
         if known is not None:
             try:
-                return await self._vs.resolve_pipeline(pipeline_id=known)
+                return await self._lookup(pipeline_id=known)
             except NotFoundError:
                 raise
             except AuthError:
@@ -896,11 +914,11 @@ class TerminateService:
                 alias = ref.text if ref.text != known else None
                 return Pipeline(id=known, name=alias)
         try:
-            return await self._vs.resolve_pipeline(name=ref.text)
+            return await self._lookup(name=ref.text)
         except NotFoundError:
             if not ref.could_be_id:
                 raise
-        return await self._vs.resolve_pipeline(pipeline_id=ref.text)
+        return await self._lookup(pipeline_id=ref.text)
 
     async def _status(self, pipeline_id: str, run_id: str) -> RunStatus | None:
         """Run status, or None when it cannot be read right now (the caller decides)."""
