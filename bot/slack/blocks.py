@@ -8,6 +8,7 @@ mention `<!channel>` or inject links. Direct-message variants carry no buttons.
 from __future__ import annotations
 
 import functools
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -118,9 +119,22 @@ def ephemeral(text: str) -> dict[str, Any]:
     return {"response_type": "ephemeral", "text": text}
 
 
+_SLACK_ID = re.compile(r"\b(?:[UW][A-Z0-9]{8,11}|S[A-Z0-9]{8,11}|C[A-Z0-9]{8,11})\b")
+
+
+def _linked(text: str) -> str:
+    """Escaped policy wording with Slack ids shown as mentions, so people see names."""
+
+    def mention(match: re.Match[str]) -> str:
+        slack_id = match.group(0)
+        return f"<#{slack_id}>" if slack_id.startswith("C") else _mention(slack_id)
+
+    return _SLACK_ID.sub(mention, escape(text))
+
+
 def denial_text(decision: Decision) -> str:
     """Why a request is denied, with when to try again and who could do it instead."""
-    lines = [f":no_entry: You may not terminate this run here. {escape(decision.reason)}"]
+    lines = [f":no_entry: You may not terminate this run here. {_linked(decision.reason)}"]
     if decision.retry_at is not None:
         lines.append(f"You may try again after {_when(decision.retry_at)}.")
     if decision.who_could:
@@ -190,7 +204,7 @@ def can_i_text(decision: Decision, pipeline: Pipeline, channel_id: str) -> str:
         head = f":white_check_mark: You may terminate runs of {label} in <#{channel_id}>."
     else:
         head = f":no_entry: You may not terminate runs of {label} in <#{channel_id}>."
-    return "\n".join([head, *(escape(line) for line in explain(decision))])
+    return "\n".join([head, *(_linked(line) for line in explain(decision))])
 
 
 # ---------------------------------------------------------------------------------------------
