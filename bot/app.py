@@ -214,7 +214,11 @@ async def open_runtime(
             verify_delays_s=verify_delays_s or VERIFY_DELAYS_S,
         )
         delivery = Delivery(
-            client, session=session, audit_channel=settings.audit_channel, metrics=metrics
+            client,
+            session=session,
+            audit_channel=settings.audit_channel,
+            metrics=metrics,
+            alerts=repository,
         )
         deps = Deps(
             service=service,

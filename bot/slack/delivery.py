@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -39,6 +39,14 @@ DENIAL_MIRROR_INTERVAL_S = 300.0
 MESSAGE_CACHE_SIZE = 2000
 
 
+class AlertsPort(Protocol):
+    """Remembers which message an alert was posted as (implemented by the audit store)."""
+
+    async def alert_ts(self, *, channel: str, pipeline: str, run_id: str) -> str | None: ...
+
+    async def save_alert(self, *, channel: str, pipeline: str, run_id: str, ts: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Posted:
     """Where a message ended up: a channel message (with ts) or only a response_url/DM."""
@@ -56,6 +64,7 @@ class Delivery:
         session: the shared aiohttp session, also used for `response_url` posts.
         audit_channel: `VS_AUDIT_CHANNEL`, or None.
         metrics: where Slack API errors are counted.
+        alerts: where alerts posted through `/api/alerts` are remembered.
         clock: monotonic seconds, replaced in tests.
     """
 
@@ -66,9 +75,11 @@ class Delivery:
         session: aiohttp.ClientSession | None,
         audit_channel: str | None,
         metrics: Metrics,
+        alerts: AlertsPort | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
+        self._alerts = alerts
         self._session = session
         self._audit_channel = audit_channel
         self._metrics = metrics
@@ -225,9 +236,10 @@ class Delivery:
 
     async def _update_source(self, attempt: Attempt) -> None:
         """Replace the clicked message's buttons with the outcome so nobody clicks it again."""
-        if attempt.message_channel is None or attempt.message_ts is None:
-            return
         if attempt.source is Source.SLASH_COMMAND:
+            await self._update_alert_of(attempt)
+            return
+        if attempt.message_channel is None or attempt.message_ts is None:
             return
         text, original = self._messages.get(
             attempt.message_ts,
@@ -252,6 +264,32 @@ class Delivery:
             logger.warning(
                 "could not update message %s: %s", attempt.message_ts, exc.response.get("error")
             )
+
+    async def _update_alert_of(self, attempt: Attempt) -> None:
+        """A run stopped by command: retire an alert about it posted in the same channel.
+
+        Alerts are remembered by (channel, pipeline as the alert named it, run), so the
+        command must name the pipeline the same way (alias, id or name) to find it.
+        """
+        if self._alerts is None or attempt.outcome is not Outcome.SUCCEEDED:
+            return
+        if not (attempt.channel_id and attempt.pipeline_ref and attempt.run_id):
+            return
+        ts = await self._alerts.alert_ts(
+            channel=attempt.channel_id, pipeline=attempt.pipeline_ref, run_id=attempt.run_id
+        )
+        if ts is None:
+            return
+        text, original = self._messages.get(
+            ts, (f"Run {attempt.run_id} of {blocks.attempt_pipeline(attempt)}", [])
+        )
+        new_text, new_blocks = blocks.finished_alert(original, text, attempt)
+        try:
+            await self._client.chat_update(
+                channel=attempt.channel_id, ts=ts, text=new_text, blocks=new_blocks
+            )
+        except SlackApiError as exc:
+            self._count("chat.update", exc)
 
     async def mirror(self, attempt: Attempt, posted: Posted | None = None) -> None:
         """One compact line in the audit channel; repeated denials of one user are thinned."""

@@ -176,3 +176,23 @@ async def test_status_and_history_answer_ephemerally(stack: LocalStack) -> None:
     assert f"<@{ADMIN}>" in history.args["text"]
     assert "*succeeded*" in history.args["text"]
     assert view_of is not None and ALERTS_TOKEN
+
+
+async def test_an_alert_is_retired_when_its_run_is_stopped_by_command(stack: LocalStack) -> None:
+    run = add_run(stack, "run-alert-cmd1")
+    _, posted_alert = stack.post_alert(alert(run))
+    async with stack.client() as slack:
+        await terminate_via_modal(
+            slack,
+            stack.slack,
+            f"nightly-etl {run}",
+            user=ADMIN,
+            channel=INCIDENTS,
+            reason="seen the alert",
+            count=1,
+        )
+        update = await stack.slack.async_wait_for(
+            "chat.update", lambda c: c.args.get("ts") == posted_alert["ts"], timeout=10
+        )
+    assert not [b for b in update.args["blocks"] if b["type"] == "actions"]
+    assert "succeeded" in texts(update.args["blocks"])
