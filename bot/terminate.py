@@ -38,10 +38,16 @@ from bot.errors import BotError
 from bot.policy import Decision, Policy, decide
 from bot.vectorshift import (
     AuthError,
+    BadRequestError,
+    DeadlineExceededError,
     NotFoundError,
+    NotSentError,
+    OperationFailedError,
     Pipeline,
+    RateLimitError,
     RunState,
     RunStatus,
+    ServerError,
     TerminateResult,
     VectorShiftError,
 )
@@ -953,20 +959,20 @@ def _holder_text(holder: Attempt) -> str:
     return f"already {verb} by {holder.user_id} at {when} (attempt {holder.id})"
 
 
-def _failure_reason(exc: VectorShiftError) -> FailureReason:
-    from bot import vectorshift as vs  # noqa: PLC0415 - keeps the import list above short
+_FAILURE_REASONS: tuple[tuple[type[VectorShiftError], FailureReason], ...] = (
+    (AuthError, FailureReason.BAD_KEY),
+    (NotFoundError, FailureReason.NOT_FOUND),
+    (RateLimitError, FailureReason.RATE_LIMITED),
+    (OperationFailedError, FailureReason.REJECTED),
+    (BadRequestError, FailureReason.REJECTED),
+    (ServerError, FailureReason.SERVER_ERROR),
+    (NotSentError, FailureReason.UNREACHABLE),
+    (DeadlineExceededError, FailureReason.TIMEOUT),
+)
 
-    table: list[tuple[type[VectorShiftError], FailureReason]] = [
-        (vs.AuthError, FailureReason.BAD_KEY),
-        (vs.NotFoundError, FailureReason.NOT_FOUND),
-        (vs.RateLimitError, FailureReason.RATE_LIMITED),
-        (vs.OperationFailedError, FailureReason.REJECTED),
-        (vs.BadRequestError, FailureReason.REJECTED),
-        (vs.ServerError, FailureReason.SERVER_ERROR),
-        (vs.NotSentError, FailureReason.UNREACHABLE),
-        (vs.DeadlineExceededError, FailureReason.TIMEOUT),
-    ]
-    for kind, reason in table:
+
+def _failure_reason(exc: VectorShiftError) -> FailureReason:
+    for kind, reason in _FAILURE_REASONS:
         if isinstance(exc, kind):
             return reason
     return FailureReason.SERVER_ERROR
