@@ -100,9 +100,9 @@ class AuditPort(Protocol):
 
     async def get(self, attempt_id: str) -> Attempt | None: ...
 
-    async def claim_run(
-        self, *, base_url: str, pipeline_id: str, run_id: str, attempt_id: str
-    ) -> Attempt | None: ...
+    async def start_termination(
+        self, attempt_id: str, *, expect_nonce: str, base_url: str, **changes: Any
+    ) -> tuple[Attempt, Attempt | None] | None: ...
 
     async def blocking_attempt(
         self, *, base_url: str, pipeline_id: str, run_id: str
@@ -530,21 +530,26 @@ class TerminateService:
         Raises:
             AuditWriteError: an event could not be written; no API call follows a failed write.
         """
-        # Consuming the nonce and entering `pending` is one compare-and-set: a replay, a second
-        # submission or a late close finds the attempt no longer awaiting and changes nothing,
-        # and a concurrent claimer of the same run always sees a `pending` holder.
-        attempt = await self._audit.update(
+        # Consuming the nonce, entering `pending` and claiming the run are one transaction: a
+        # replay, a second submission or a late close finds the attempt no longer awaiting and
+        # changes nothing, and a concurrent attempt on the same run (any user, any instance)
+        # finds this one holding the claim and is told it is a duplicate.
+        started = await self._audit.start_termination(
             attempt_id,
-            expect={Outcome.AWAITING_CONFIRMATION},
             expect_nonce=nonce,
-            outcome=Outcome.PENDING,
+            base_url=self._base_url,
             reason=reason or None,
             lease_owner=self._instance_id,
             lease_until=self._clock() + self._lease,
         )
-        if attempt is None or attempt.pipeline_id is None or attempt.run_id is None:
+        if started is None:
             return None
-        pipeline_id, run_id = attempt.pipeline_id, attempt.run_id
+        attempt, holder = started
+        if holder is not None:
+            return await self._finish(
+                attempt, Outcome.DUPLICATE, holder=holder, error=_holder_text(holder)
+            )
+        pipeline_id, run_id = attempt.pipeline_id or "", attempt.run_id or ""
         # Both re-checks are reads: ask the policy's questions and VectorShift's at once.
         decision, status = await asyncio.gather(
             self._recheck_policy(attempt), self._recheck_status(pipeline_id, run_id)
@@ -568,13 +573,6 @@ class TerminateService:
         if status is not None and status.state is RunState.FINISHED:
             return await self._finish(
                 attempt, Outcome.ALREADY_FINISHED, verified_status=describe_status(status)
-            )
-        holder = await self._audit.claim_run(
-            base_url=self._base_url, pipeline_id=pipeline_id, run_id=run_id, attempt_id=attempt.id
-        )
-        if holder is not None:
-            return await self._finish(
-                attempt, Outcome.DUPLICATE, holder=holder, error=_holder_text(holder)
             )
         return await self._call_and_verify(
             replace(attempt, rule=decision.rule), decision, on_accepted

@@ -170,41 +170,47 @@ class AuditRepository:
             AuditWriteError: if it could not be written.
         """
         checked = _checked_changes(changes)
+        return await self._write(
+            "attempt update",
+            lambda session: self._update_in(session, attempt_id, expect, expect_nonce, checked),
+        )
 
-        def work(session: Session) -> Attempt | None:
-            query = select(_attempts).where(_attempts.c.id == attempt_id)
-            if self._pg:
-                query = query.with_for_update(key_share=True)
-            row = session.execute(query).mappings().one_or_none()
-            if row is None:
-                return None
-            current = _attempt_from(row)
-            if expect is not None and current.outcome not in expect:
-                return None
-            if expect_nonce is not None and not _same_secret(current.nonce, expect_nonce):
-                return None
-            new_values = dict(checked)
-            outcome = cast(Outcome, new_values.get("outcome", current.outcome))
-            if (
-                outcome.is_final
-                and not current.outcome.is_final
-                and "completed_at" not in new_values
-            ):
-                new_values["completed_at"] = self._now()
-            updated = replace(current, **new_values)  # type: ignore[arg-type]
-            changed = [n for n in ATTEMPT_FIELDS if getattr(updated, n) != getattr(current, n)]
-            if not changed:
-                return current
-            session.execute(
-                _UPDATE_ATTEMPT, {"attempt_id_": attempt_id, **_column_values(updated, changed)}
-            )
-            data = {n: _json_value(getattr(updated, n)) for n in changed if n in _AUDITED}
-            if data:
-                data["outcome"] = updated.outcome.value
-                self._append(session, attempt_id, updated.outcome, data)
-            return updated
-
-        return await self._write("attempt update", work)
+    def _update_in(
+        self,
+        session: Session,
+        attempt_id: str,
+        expect: Collection[Outcome] | None,
+        expect_nonce: str | None,
+        checked: dict[str, object],
+    ) -> Attempt | None:
+        """`update`'s work inside a transaction the caller owns."""
+        query = select(_attempts).where(_attempts.c.id == attempt_id)
+        if self._pg:
+            query = query.with_for_update(key_share=True)
+        row = session.execute(query).mappings().one_or_none()
+        if row is None:
+            return None
+        current = _attempt_from(row)
+        if expect is not None and current.outcome not in expect:
+            return None
+        if expect_nonce is not None and not _same_secret(current.nonce, expect_nonce):
+            return None
+        new_values = dict(checked)
+        outcome = cast(Outcome, new_values.get("outcome", current.outcome))
+        if outcome.is_final and not current.outcome.is_final and "completed_at" not in new_values:
+            new_values["completed_at"] = self._now()
+        updated = replace(current, **new_values)  # type: ignore[arg-type]
+        changed = [n for n in ATTEMPT_FIELDS if getattr(updated, n) != getattr(current, n)]
+        if not changed:
+            return current
+        session.execute(
+            _UPDATE_ATTEMPT, {"attempt_id_": attempt_id, **_column_values(updated, changed)}
+        )
+        data = {n: _json_value(getattr(updated, n)) for n in changed if n in _AUDITED}
+        if data:
+            data["outcome"] = updated.outcome.value
+            self._append(session, attempt_id, updated.outcome, data)
+        return updated
 
     async def claim_run(
         self, *, base_url: str, pipeline_id: str, run_id: str, attempt_id: str
@@ -227,45 +233,89 @@ class AuditRepository:
         Raises:
             AuditWriteError: if it could not be written.
         """
-        key = _claim_key(base_url, pipeline_id, run_id)
+        return await self._write(
+            "run claim",
+            lambda session: self._claim_in(session, base_url, pipeline_id, run_id, attempt_id),
+        )
 
-        def work(session: Session) -> Attempt | None:
-            now = self._now()
-            dialect_insert = postgresql.insert if self._pg else sqlite.insert
-            claim = (
-                dialect_insert(_claims)
-                .values(
-                    base_url=base_url,
-                    pipeline_id=pipeline_id,
-                    run_id=run_id,
-                    attempt_id=attempt_id,
-                    claimed_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["base_url", "pipeline_id", "run_id"])
+    async def start_termination(
+        self,
+        attempt_id: str,
+        *,
+        expect_nonce: str,
+        base_url: str,
+        **changes: object,
+    ) -> tuple[Attempt, Attempt | None] | None:
+        """Move a confirmed attempt to `pending` and claim its run, in one transaction.
+
+        Args:
+            attempt_id: the attempt, which must be awaiting confirmation with this nonce.
+            expect_nonce: the modal's one-time nonce.
+            base_url: the VectorShift base URL, part of the claim key.
+            **changes: further changes (reason, lease) written with `pending`.
+
+        Returns:
+            None (nothing written) when the attempt is not awaiting confirmation with this
+            nonce; otherwise the pending attempt and the attempt that holds the run instead of
+            it (None when the claim is this attempt's).
+
+        Raises:
+            AuditWriteError: if it could not be written.
+        """
+        checked = _checked_changes({**changes, "outcome": Outcome.PENDING})
+
+        def work(session: Session) -> tuple[Attempt, Attempt | None] | None:
+            pending = self._update_in(
+                session, attempt_id, {Outcome.AWAITING_CONFIRMATION}, expect_nonce, checked
             )
-            for _ in range(_CLAIM_ROUNDS):
-                if _rowcount(session.execute(claim)) == 1:
-                    return None
-                holder_id = session.execute(select(_claims.c.attempt_id).where(key)).scalar()
-                if holder_id is None:
-                    continue  # claims are never deleted; only a hand edit gets here
-                if holder_id == attempt_id:
-                    return None
-                holder = _get(session, holder_id)
-                if holder is not None and holder.outcome in _BLOCKING:
-                    return holder
-                # Compare-and-set: only the claimer that still sees the old holder replaces it;
-                # on PostgreSQL a concurrent one waits on the row lock, then matches nothing.
-                swapped = session.execute(
-                    update(_claims)
-                    .where(key, _claims.c.attempt_id == holder_id)
-                    .values(attempt_id=attempt_id, claimed_at=now)
-                )
-                if _rowcount(swapped) == 1:
-                    return None
-            raise AuditWriteError("the run claim stayed contended; try again")
+            if pending is None or pending.pipeline_id is None or pending.run_id is None:
+                return None
+            holder = self._claim_in(
+                session, base_url, pending.pipeline_id, pending.run_id, attempt_id
+            )
+            return pending, holder
 
-        return await self._write("run claim", work)
+        return await self._write("termination start", work)
+
+    def _claim_in(
+        self, session: Session, base_url: str, pipeline_id: str, run_id: str, attempt_id: str
+    ) -> Attempt | None:
+        """`claim_run`'s work inside a transaction the caller owns."""
+        key = _claim_key(base_url, pipeline_id, run_id)
+        now = self._now()
+        dialect_insert = postgresql.insert if self._pg else sqlite.insert
+        claim = (
+            dialect_insert(_claims)
+            .values(
+                base_url=base_url,
+                pipeline_id=pipeline_id,
+                run_id=run_id,
+                attempt_id=attempt_id,
+                claimed_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["base_url", "pipeline_id", "run_id"])
+        )
+        for _ in range(_CLAIM_ROUNDS):
+            if _rowcount(session.execute(claim)) == 1:
+                return None
+            holder_id = session.execute(select(_claims.c.attempt_id).where(key)).scalar()
+            if holder_id is None:
+                continue  # claims are never deleted; only a hand edit gets here
+            if holder_id == attempt_id:
+                return None
+            holder = _get(session, holder_id)
+            if holder is not None and holder.outcome in _BLOCKING:
+                return holder
+            # Compare-and-set: only the claimer that still sees the old holder replaces it;
+            # on PostgreSQL a concurrent one waits on the row lock, then matches nothing.
+            swapped = session.execute(
+                update(_claims)
+                .where(key, _claims.c.attempt_id == holder_id)
+                .values(attempt_id=attempt_id, claimed_at=now)
+            )
+            if _rowcount(swapped) == 1:
+                return None
+        raise AuditWriteError("the run claim stayed contended; try again")
 
     async def save_alert(self, *, channel: str, pipeline: str, run_id: str, ts: str) -> None:
         """Remember (or replace) the message an alert was posted as.

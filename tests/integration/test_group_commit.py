@@ -68,3 +68,48 @@ async def test_batches_of_any_size_keep_fifo_order_in_the_chain(
     exported = await repository.export()
     assert [r["id"] for r in exported] == [a.id for a in attempts]
     assert (await repository.verify()).ok
+
+
+async def test_start_termination_is_one_compare_and_set_and_one_claim(
+    repository: AuditRepository, make_attempt: Callable[..., Attempt]
+) -> None:
+    base = "https://api.vectorshift.ai/v1"
+    one = await repository.add(make_attempt(run_id="run-shared", nonce="n-one"))
+    two = await repository.add(make_attempt(run_id="run-shared", nonce="n-two"))
+
+    first, second = await asyncio.gather(
+        repository.start_termination(one.id, expect_nonce="n-one", base_url=base, reason="a"),
+        repository.start_termination(two.id, expect_nonce="n-two", base_url=base, reason="b"),
+    )
+    replay = await repository.start_termination(one.id, expect_nonce="n-one", base_url=base)
+
+    assert first is not None
+    assert second is not None
+    holders = [first[1], second[1]]
+    assert holders.count(None) == 1  # exactly one of them holds the run
+    [blocked_by] = [h for h in holders if h is not None]
+    assert blocked_by.outcome is Outcome.PENDING
+    assert {first[0].outcome, second[0].outcome} == {Outcome.PENDING}
+    assert replay is None
+    assert (await repository.verify()).ok
+
+
+async def test_start_termination_with_a_wrong_nonce_writes_nothing(
+    repository: AuditRepository, make_attempt: Callable[..., Attempt]
+) -> None:
+    attempt = await repository.add(make_attempt(nonce="right"))
+
+    result = await repository.start_termination(
+        attempt.id, expect_nonce="wrong", base_url="https://api.vectorshift.ai/v1"
+    )
+
+    assert result is None
+    assert await repository.get(attempt.id) == attempt
+    assert (
+        await repository.blocking_attempt(
+            base_url="https://api.vectorshift.ai/v1",
+            pipeline_id=attempt.pipeline_id or "",
+            run_id=attempt.run_id or "",
+        )
+        is None
+    )

@@ -62,10 +62,8 @@ class FailingPending:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    async def update(self, attempt_id: str, **kwargs: Any) -> Attempt | None:
-        if kwargs.get("outcome") is Outcome.PENDING:
-            raise AuditWriteError("could not write")
-        return await self._inner.update(attempt_id, **kwargs)
+    async def start_termination(self, attempt_id: str, **kwargs: Any) -> Any:
+        raise AuditWriteError("could not write")
 
 
 @pytest.fixture
