@@ -18,12 +18,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
     def bound(listener: Any) -> Any:
         async def run(ack: AsyncAck, body: dict[str, Any]) -> None:
+            # Team and user join the request id (bound by the router) in the log context here
+            # rather than in a Bolt middleware: a middleware hop costs every request.
+            bind_request_context(body)
             await listener(ack, body, deps)
 
         run.__name__ = listener.__name__
         return run
 
-    app.use(bind_request_context)
     app.command(ids.COMMAND)(bound(commands.handle_command))
     app.action(ids.TERMINATE_ACTION)(bound(actions.handle_terminate_button))
     app.action(ids.RETRY_ACTION)(bound(actions.handle_retry_button))
