@@ -256,7 +256,8 @@ async def open_runtime(
             await delivery.post_checkpoint(count, head)
 
         async def reload_policy() -> None:
-            policy.reload_if_changed()
+            # stat() and, on change, a file read: kept off the event loop.
+            await asyncio.to_thread(policy.reload_if_changed)
 
         if periodic:
             tasks.spawn(directory.refresh_all(), name="membership_warmup")
