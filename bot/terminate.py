@@ -231,11 +231,6 @@ class SubmitCheck:
         return self.attempt is not None and self.reason_error is None
 
 
-def active_or_unknown(status: RunStatus | None) -> bool:
-    """Whether a run may still be running (and so may be terminated)."""
-    return status is None or status.state not in {RunState.FINISHED, RunState.NOT_FOUND}
-
-
 def describe_status(status: RunStatus | None) -> str:
     """A run status in a few words, verbatim where the API's value is unknown to us."""
     if status is None:
