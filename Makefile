@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/vs-terminate-bot serve
 
 sandbox: $(STAMP)
-	$(BIN)/vs-terminate-bot sandbox
+	$(BIN)/python -m devkit.sandbox
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -34,7 +34,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	PYTHONPATH=. $(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -16,7 +16,7 @@ One invocation (`make bench`, or `.venv/bin/python bench/run.py`) measures, on t
 
 It prints a table and writes everything to `bench/results/latest.json`; the exit status is 0
 only when every target is met. The bot runs as the real `vs-terminate-bot serve` process started
-by `bot.fakes.stack.LocalStack`; the baselines run as `bench/baseline.py` processes; FakeSlack and
+by `devkit.stack.LocalStack`; the baselines run as `bench/baseline.py` processes; FakeSlack and
 FakeVectorShift run in background threads of this process, and the load generator (aiohttp, not
 httpx: httpcore's pool is pathologically slow with hundreds of requests in flight) runs on this
 process's event loop. Everything listens on 127.0.0.1. Every loop is bounded in count and time;
@@ -52,11 +52,11 @@ from typing import Any, Final
 import aiohttp
 
 from bot.app import VERIFY_DELAYS_S
-from bot.fakes.signing import sign, slash_command_body, view_submission_body
-from bot.fakes.slack_api import FakeSlack
-from bot.fakes.stack import BOT_TOKEN, SIGNING_SECRET, LocalStack, free_port
-from bot.fakes.vectorshift_api import FakeVectorShift
 from bot.slack.ids import CONFIRM_CALLBACK, EVENTS_PATH, REASON_ACTION, REASON_BLOCK
+from devkit.fakes.slack_api import FakeSlack
+from devkit.fakes.vectorshift_api import FakeVectorShift
+from devkit.payloads import sign, slash_command_body, view_submission_body
+from devkit.stack import BOT_TOKEN, SIGNING_SECRET, LocalStack, free_port
 
 BENCH_DIR: Final = Path(__file__).resolve().parent
 RESULTS_DIR: Final = BENCH_DIR / "results"

@@ -58,8 +58,6 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--channel", help="channel id (C…, G…, D…)")
     check.add_argument("--group", action="append", default=[], help="a group the user is in (S…)")
 
-    sandbox = commands.add_parser("sandbox", help="run the real bot against local fakes")
-    sandbox.add_argument("--interactive", action="store_true", help="type /vs-terminate lines")
     return parser
 
 
@@ -74,7 +72,7 @@ def _timestamp(text: str) -> datetime:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit status."""
     args = _parser().parse_args(argv)
-    command = "policy" if args.command == "policy" else args.command
+    command = args.command
     try:
         settings = load_settings(command=command)
     except ConfigError as exc:
@@ -126,10 +124,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_audit(args, settings))
     if args.command == "policy":
         return _policy_check(args, settings)
-    if args.command == "sandbox":
-        from bot.sandbox import run_sandbox  # noqa: PLC0415 - only this command needs the fakes
-
-        return int(run_sandbox(interactive=args.interactive))
     return EXIT_USAGE
 
 

@@ -6,7 +6,7 @@ module may import (the standard library is always allowed). On top of it:
 - only `config` reads the environment (`os.environ`, `os.getenv`, ...): settings are built once;
 - only `tasks` creates tasks (`create_task`, `ensure_future`; a `TaskGroup`'s own `create_task`
   is structured and fine): anything else would be fire-and-forget;
-- only `cli` and the sandbox print (the sandbox prints what a Slack user would see);
+- only `cli` prints;
 - only `cli` imports `app`, the composition root.
 
 Every file under `bot/` (and the migrations) must match a row; a new top-level module fails
@@ -73,11 +73,6 @@ RULES: Final[dict[str, Allowed]] = {
     ),
     "app": allow("*", "*"),
     "cli": allow("*", "*"),
-    # Local fake servers for tests, the sandbox and the benchmark (decided deviation).
-    # `fakes.stack` starts the real server as a child process; `config` builds its environment.
-    "fakes.*": allow("fakes slack.ids config", "aiohttp slack_sdk httpx"),
-    # The sandbox runs the real server as a subprocess against the fakes, so it never needs `app`.
-    "sandbox.*": allow("sandbox fakes config domain", "aiohttp slack_sdk httpx"),
     "migrations.env": allow("config audit.models", "alembic sqlalchemy"),
     # Migrations are frozen history: they must not change when the models do.
     "migrations.versions.*": allow(third_party="alembic sqlalchemy"),
@@ -85,7 +80,7 @@ RULES: Final[dict[str, Allowed]] = {
 
 ENV_READERS: Final = {"config"}
 TASK_CREATORS: Final = {"tasks"}
-PRINTERS: Final = {"cli", "sandbox.*"}
+PRINTERS: Final = {"cli"}
 APP_IMPORTERS: Final = {"cli"}
 
 # STYLE §1's layout, so a row cannot be dropped from RULES by accident.
@@ -312,7 +307,7 @@ def test_only_the_task_supervisor_creates_tasks(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)
-def test_only_the_cli_and_the_sandbox_print(path: Path) -> None:
+def test_only_the_cli_prints(path: Path) -> None:
     if matches(module_name(path), PRINTERS):
         return
     problems = print_violations(parse(path))
@@ -324,7 +319,6 @@ def test_every_module_in_the_layout_has_a_rule() -> None:
     assert rule_key("slack.ids") == "slack.ids"
     assert rule_key("slack.flows") == "slack.*"
     assert rule_key("audit.migrate") == "audit.migrate"
-    assert rule_key("sandbox") == "sandbox.*"
 
 
 def test_vectorshift_imports_nothing_from_bot() -> None:
@@ -357,7 +351,6 @@ def test_the_checker_lets_only_cli_import_the_composition_root() -> None:
     tree = ast.parse("from bot.app import open_runtime\n")
     assert import_violations("cli", tree, False) == []
     assert import_violations("web", tree, False) == ["line 1: only cli imports bot.app"]
-    assert import_violations("sandbox", tree, False) == ["line 1: only cli imports bot.app"]
 
 
 def test_the_checker_flags_an_unlisted_module() -> None:
@@ -399,3 +392,19 @@ def test_the_checker_finds_print_calls() -> None:
     assert print_violations(ast.parse("x = 1\nprint(x)\nlogger.info(print)\n")) == [
         "line 2: print()"
     ]
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_nothing_the_wheel_ships_imports_the_devkit(path: Path) -> None:
+    # The wheel ships `bot` only; `devkit` (fakes, stack, sandbox) exists in a checkout alone.
+    found = [
+        imp
+        for imp in imports(parse(path), module_name(path), path.name == "__init__.py")
+        if imp.target.split(".")[0] == "devkit"
+    ]
+    assert not found, "\n".join(f"line {imp.line}: imports {imp.target}" for imp in found)
+
+
+def test_the_checker_finds_a_devkit_import() -> None:
+    tree = ast.parse("from devkit.fakes import FakeSlack\n")
+    assert [imp.target for imp in imports(tree, "app", False)] == ["devkit.fakes"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from scenario import make_stack
 
-from bot.fakes.stack import LocalStack
+from devkit.stack import LocalStack
 
 
 @pytest.fixture

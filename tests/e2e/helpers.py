@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.fakes import FakeSlack, SlackCall, SlackClient
+from devkit.fakes import FakeSlack, SlackCall, SlackClient
 
 
 def view_of(call: SlackCall) -> dict[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.fakes import FakeSlack, FakeVectorShift, RunScript
-from bot.fakes.stack import LocalStack
+from devkit.fakes import FakeSlack, FakeVectorShift, RunScript
+from devkit.stack import LocalStack
 
 PIPELINE_ID = "65f1c0ffee0123456789abcd"
 OTHER_PIPELINE_ID = "65f1c0ffee0123456789ffff"

@@ -8,8 +8,8 @@ import pytest
 from helpers import modal, posted, terminate_via_modal, texts, view_of
 from scenario import ADMIN, ALICE, INCIDENTS, PIPELINE_ID, add_run
 
-from bot.fakes import RunScript
-from bot.fakes.stack import ALERTS_TOKEN, LocalStack
+from devkit.fakes import RunScript
+from devkit.stack import ALERTS_TOKEN, LocalStack
 
 pytestmark = pytest.mark.e2e
 PRIVATE = "C0PRIVATE001"

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scenario import ADMIN, ALICE, INCIDENTS, PIPELINE_ID, add_run, make_stack
 
-from bot.fakes import signing
-from bot.fakes.stack import LocalStack, run_cli
+from devkit import payloads as signing
+from devkit.stack import LocalStack, run_cli
 
 pytestmark = pytest.mark.e2e
 

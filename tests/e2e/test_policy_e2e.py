@@ -20,7 +20,7 @@ from scenario import (
     make_stack,
 )
 
-from bot.fakes.stack import LocalStack
+from devkit.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
 

@@ -1,6 +1,6 @@
-"""`vs-terminate-bot sandbox` run as a user would: the scripted tour and an interactive session.
+"""`make sandbox` (`python -m devkit.sandbox`) run as a user would: the scripted tour and an interactive session.
 
-Each test starts `python -m bot sandbox` as a child process (which itself starts the fakes and
+Each test starts `python -m devkit.sandbox` as a child process (which itself starts the fakes and
 the real `serve`) and reads what it printed: every step's visible outcome, the audit trail and
 `audit verify`, and the exit status.
 """
@@ -10,17 +10,20 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from bot.fakes.render import Audience, Shown, ack_shown, block_lines, flatten
+from devkit.render import Audience, Shown, ack_shown, block_lines, flatten
 
 TIMEOUT_S = 120
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_sandbox(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", "sandbox", *args],
+        [sys.executable, "-m", "devkit.sandbox", *args],
+        cwd=ROOT,
         input=stdin,
         capture_output=True,
         text=True,

@@ -10,8 +10,8 @@ import pytest
 from helpers import modal, posted, result_modal, terminate_via_modal, texts, view_of
 from scenario import ADMIN, ALICE, AUDIT, INCIDENTS, PIPELINE_ID, add_run, make_stack
 
-from bot.fakes import RunScript
-from bot.fakes.stack import LocalStack
+from devkit.fakes import RunScript
+from devkit.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
 

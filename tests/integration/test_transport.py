@@ -8,9 +8,9 @@ import httpx
 import pytest
 from aiohttp import web
 
-from bot.fakes.runner import serve_in_loop
 from bot.transport import VectorShiftTransport
 from bot.vectorshift import DeadlineExceededError, NotSentError, VectorShiftClient
+from devkit.fakes.runner import serve_in_loop
 
 PIPELINE = "65f1c0ffee0123456789abcd"
 

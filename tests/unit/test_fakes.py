@@ -31,7 +31,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.fakes import (
+from devkit.fakes import (
     FakeServer,
     FakeSlack,
     FakeVectorShift,
@@ -44,7 +44,7 @@ from bot.fakes import (
     slash_command_body,
     view_submission_body,
 )
-from bot.fakes.vectorshift_api import API_KEY
+from devkit.fakes.vectorshift_api import API_KEY
 
 TOKEN = "xoxb-test-token"
 SECRET = "test-signing-secret"

@@ -21,9 +21,9 @@ from types import TracebackType
 from typing import IO, Self
 
 from bot.config import child_environment
-from bot.fakes.signing import SlackClient
-from bot.fakes.slack_api import FakeSlack
-from bot.fakes.vectorshift_api import FakeVectorShift
+from devkit.fakes.slack_api import FakeSlack
+from devkit.fakes.vectorshift_api import FakeVectorShift
+from devkit.payloads import SlackClient
 
 SIGNING_SECRET = "sandbox-signing-secret"  # noqa: S105 - a local fake's secret, not a credential
 BOT_TOKEN = "xoxb-sandbox-0000-token"  # noqa: S105

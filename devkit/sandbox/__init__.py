@@ -1,7 +1,7 @@
 """`vs-terminate-bot sandbox`: the whole flow on this machine, without Slack or VectorShift.
 
 It starts the real `vs-terminate-bot serve` on a SQLite file in a temporary directory, pointed
-at the local fakes (`bot.fakes`: a stub Slack Web API and a fake VectorShift API, both on
+at the local fakes (`devkit.fakes`: a stub Slack Web API and a fake VectorShift API, both on
 127.0.0.1), with a sample policy. Then it plays people: it sends the bot signed Slack requests
 (slash commands, button clicks, modal submissions) and prints what each person would see in
 Slack — ephemeral replies, modal states, channel and thread messages — from the fake Slack's
@@ -30,8 +30,8 @@ from typing import Any, Final, TextIO
 import httpx
 
 from bot.domain import Outcome
-from bot.fakes import FakeSlack, FakeVectorShift, RunScript, SlackCall, SlackClient, SlackUser
-from bot.fakes.render import (
+from devkit.fakes import FakeSlack, FakeVectorShift, RunScript, SlackCall, SlackClient, SlackUser
+from devkit.render import (
     CONFIRM_CALLBACK,
     RETRY_ACTION,
     TERMINATE_ACTION,
@@ -43,7 +43,7 @@ from bot.fakes.render import (
     call_shown,
     view_text,
 )
-from bot.fakes.stack import ALERTS_TOKEN, BOT_TOKEN, SIGNING_SECRET, LocalStack
+from devkit.stack import ALERTS_TOKEN, BOT_TOKEN, SIGNING_SECRET, LocalStack
 
 __all__ = ["run_sandbox"]
 

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from bot.fakes.slack_api import RESPONSE_URL_METHOD, SlackCall
 from bot.slack.ids import CONFIRM_CALLBACK, RETRY_ACTION, TERMINATE_ACTION
+from devkit.fakes.slack_api import RESPONSE_URL_METHOD, SlackCall
 
 __all__ = [
     "CONFIRM_CALLBACK",

@@ -8,22 +8,22 @@ There is no second copy: the end-to-end tests, the benchmark and `vs-terminate-b
 all import from here.
 """
 
-from bot.fakes.runner import FakeServer, serve_in_loop
-from bot.fakes.signing import (
+from devkit.fakes.runner import FakeServer, serve_in_loop
+from devkit.fakes.slack_api import FakeSlack, SlackCall, SlackMessage, SlackUser
+from devkit.fakes.vectorshift_api import (
+    FakeVectorShift,
+    Lookup,
+    RunScript,
+    StatusCall,
+    TerminateCall,
+)
+from devkit.payloads import (
     SlackClient,
     block_actions_body,
     sign,
     slash_command_body,
     view_closed_body,
     view_submission_body,
-)
-from bot.fakes.slack_api import FakeSlack, SlackCall, SlackMessage, SlackUser
-from bot.fakes.vectorshift_api import (
-    FakeVectorShift,
-    Lookup,
-    RunScript,
-    StatusCall,
-    TerminateCall,
 )
 
 __all__ = [

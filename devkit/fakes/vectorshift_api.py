@@ -29,7 +29,7 @@ from typing import Any, Final, Literal, NamedTuple
 
 from aiohttp import web
 
-from bot.fakes.runner import FakeApp, Journal
+from devkit.fakes.runner import FakeApp, Journal
 
 __all__ = [
     "API_KEY",

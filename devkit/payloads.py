@@ -30,8 +30,8 @@ from urllib.parse import urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from bot.fakes.slack_api import APP_ID, BOT_ID, BOT_USER_ID, ENTERPRISE_NAME, TEAM_ID, FakeSlack
 from bot.slack.ids import COMMAND, EVENTS_PATH, REASON_ACTION, REASON_BLOCK, TERMINATE_ACTION
+from devkit.fakes.slack_api import APP_ID, BOT_ID, BOT_USER_ID, ENTERPRISE_NAME, TEAM_ID, FakeSlack
 
 __all__ = [
     "FORM",

@@ -35,8 +35,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from bot.fakes.runner import FakeApp, Journal
 from bot.slack.ids import SCOPES
+from devkit.fakes.runner import FakeApp, Journal
 
 __all__ = [
     "APP_ID",

@@ -1,0 +1,12 @@
+"""The developer kit: local fakes, the local stack, the sandbox and Slack payload builders.
+
+Not part of the shipped package (the wheel ships `bot` only): the tests, the benchmark and
+`make sandbox` import it from a checkout. It may import `bot`; nothing under `bot/` imports it
+(tests/test_architecture.py enforces that).
+
+    fakes/      FakeSlack (Web API, response_urls), FakeVectorShift, the servers that run them
+    payloads    signed Slack requests: body builders, `sign()`, `SlackClient`
+    render      Block Kit and recorded calls as the text each person would see
+    stack       `LocalStack`: the real `vs-terminate-bot serve` process against the fakes
+    sandbox/    `python -m devkit.sandbox`: a scripted or interactive session against the stack
+"""
