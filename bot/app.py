@@ -126,6 +126,7 @@ async def open_runtime(
     background_limit: int = BACKGROUND_LIMIT,
     opening_limit: int = OPENING_LIMIT,
     periodic: bool = True,
+    socket_mode: bool = False,
 ) -> AsyncIterator[Runtime]:
     """Build the runtime, start its periodic jobs, and tear everything down on exit.
 
@@ -138,11 +139,16 @@ async def open_runtime(
         background_limit: post-ack flows in flight before new ones are shed.
         opening_limit: confirmation modals acked but not yet open before new ones get "busy".
         periodic: False to skip the periodic jobs (tests that drive them by hand).
+        socket_mode: Slack traffic arrives over the WebSocket; `/slack/events` is not served.
 
     Raises:
         StartupError: Slack's `auth.test` failed.
         PolicyFileError: the policy file exists but is invalid.
     """
+    signing_secret = settings.slack_signing_secret
+    if not socket_mode and signing_secret is None:
+        # HTTP mode never runs unverified: anyone reaching the port could act as any user.
+        raise StartupError("HTTP mode needs SLACK_SIGNING_SECRET to verify Slack's requests")
     async with AsyncExitStack() as stack:
         metrics = Metrics()
         database = Database.open(settings.database_url)
@@ -176,13 +182,14 @@ async def open_runtime(
         async def authorize() -> AuthorizeResult:
             return authorization
 
-        signing_secret = settings.slack_signing_secret
         app = AsyncApp(
             client=client,
             signing_secret=signing_secret.get() if signing_secret else None,
             authorize=authorize,
             process_before_response=True,
-            request_verification_enabled=signing_secret is not None,
+            # Bolt skips verification for Socket Mode envelopes by itself; in HTTP mode it
+            # always verifies (the router serves no Slack route in Socket Mode at all).
+            request_verification_enabled=not socket_mode,
         )
 
         repository = AuditRepository(
@@ -239,7 +246,12 @@ async def open_runtime(
                 store=repository,
                 bucket=TokenBucket(rate_per_s=2, burst=30),
             )
-        router = Router(slack=app, health=database.ping, metrics=metrics, alerts=alerts)
+        router = Router(
+            slack=None if socket_mode else app,
+            health=database.ping,
+            metrics=metrics,
+            alerts=alerts,
+        )
 
         async def announce_all(executions: list[Execution]) -> None:
             for execution in executions:

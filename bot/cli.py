@@ -138,7 +138,7 @@ async def _serve(settings: Settings, *, socket_mode: bool) -> int:
 
     from bot.app import open_runtime  # noqa: PLC0415
 
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings, socket_mode=socket_mode) as runtime:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGHUP, runtime.policy.reload)
         config = uvicorn.Config(

@@ -1,11 +1,12 @@
 """The HTTP surface: a small ASGI router in front of Bolt (SPEC §3, §4.4, §7).
 
-Routes: `POST /slack/events` → Bolt (signature checked by Bolt, never disabled),
-`GET /healthz`, `GET /metrics`, `POST /api/alerts`. Bolt's ASGI adapter serves only its own
-path, so this router sits in front of it; a plain ASGI callable was chosen over Starlette
-because four fixed routes need no framework and Starlette's adapter costs 12–15 % more CPU per
-request (STYLE, measured on 2 cores). Bolt's body parsing raises on some malformed bodies; the
-adapter is guarded so those get a 400, never a 500.
+Routes: `POST /slack/events` → Bolt (HTTP mode only: signature checked by Bolt, never
+disabled; in Socket Mode the route does not exist, 404), `GET /healthz`, `GET /metrics`,
+`POST /api/alerts`. Bolt's ASGI adapter serves only its own path, so this router sits in front
+of it; a plain ASGI callable was chosen over Starlette because four fixed routes need no
+framework and Starlette's adapter costs 12–15 % more CPU per request (STYLE, measured on 2
+cores). The Slack route goes through `bot.slack.entry`'s guard: unreadable signatures 401,
+malformed bodies 400, never a 500.
 """
 
 from __future__ import annotations
@@ -19,10 +20,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
-from slack_bolt.adapter.asgi.http_request import AsgiHttpRequest
-from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
-from slack_bolt.response import BoltResponse
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot import logs
@@ -32,6 +30,7 @@ from bot.metrics import Metrics
 from bot.slack import ids
 from bot.slack.delivery import Delivery
 from bot.slack.deps import AlertsPort
+from bot.slack.entry import BodyTooLargeError, GuardedSlackHandler, read_body
 
 logger = logging.getLogger(__name__)
 
@@ -40,52 +39,7 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-MAX_SLACK_BODY = 1_000_000
-"""Slack's largest payloads (view submissions of big modals) stay far below this."""
 MAX_ALERT_BODY = 16_384
-MALFORMED = (ValueError, UnicodeDecodeError, TypeError, KeyError, IndexError, AttributeError)
-"""What Bolt raises for bodies and payloads it cannot make sense of."""
-
-
-class GuardedSlackHandler(AsyncSlackRequestHandler):
-    """Bolt's ASGI adapter, with malformed bodies answered 400 instead of raising."""
-
-    async def dispatch(self, request: AsgiHttpRequest) -> BoltResponse:
-        """Hand a request to Bolt; refuse bodies Bolt cannot parse."""
-        try:
-            raw = await _read_body(request.receive, MAX_SLACK_BODY)
-            body = raw.decode("utf-8")
-            bolt_request = AsyncBoltRequest(
-                body=body, query=request.query_string, headers=request.get_headers()
-            )
-        except MALFORMED as exc:
-            # Bolt parses the body before checking its signature; garbage never gets that far.
-            logger.info("malformed Slack request refused: %s", type(exc).__name__)
-            return BoltResponse(status=400, body="malformed request")
-        try:
-            return await self.app.async_dispatch(bolt_request)
-        except MALFORMED as exc:
-            # A signed payload of the wrong shape (e.g. `"actions": null`) makes Bolt's own
-            # argument injection raise, even inside its middleware error handler.
-            logger.info("Slack payload of the wrong shape refused: %s", type(exc).__name__)
-            return BoltResponse(status=400, body="malformed request")
-
-
-class BodyTooLargeError(ValueError):
-    """The request body is over the route's limit."""
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    chunks = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise ValueError("client disconnected")
-        chunks.extend(message.get("body", b""))
-        if len(chunks) > limit:
-            raise BodyTooLargeError(f"body over {limit} bytes")
-        if not message.get("more_body", False):
-            return bytes(chunks)
 
 
 async def _respond(send: Send, status: int, body: bytes, content_type: str) -> None:
@@ -153,7 +107,7 @@ class AlertsEndpoint:
             await _json(send, 400, {"ok": False, "error": "body: must be application/json"})
             return
         try:
-            raw = await _read_body(receive, MAX_ALERT_BODY)
+            raw = await read_body(receive, MAX_ALERT_BODY)
             alert = parse_alert(json.loads(raw))
         except BodyTooLargeError:
             await _json(
@@ -163,7 +117,7 @@ class AlertsEndpoint:
         except InvalidFieldError as exc:
             await _json(send, 400, {"ok": False, "error": str(exc), "field": exc.field})
             return
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             await _json(send, 400, {"ok": False, "error": "body: not valid JSON"})
             return
         key = {"channel": alert.channel, "pipeline": alert.pipeline.text, "run_id": alert.run_id}
@@ -182,7 +136,8 @@ class Router:
     """The ASGI application uvicorn serves.
 
     Args:
-        slack: the Bolt app.
+        slack: the Bolt app, or None in Socket Mode: there nothing signs HTTP requests, so
+            `/slack/events` is not served at all (404) rather than served unverified.
         health: returns True when the database answers.
         metrics: the Prometheus registry to render.
         alerts: the alerts endpoint, or None when `VS_ALERTS_TOKEN` is unset.
@@ -191,19 +146,24 @@ class Router:
     def __init__(
         self,
         *,
-        slack: AsyncApp,
+        slack: AsyncApp | None,
         health: Callable[[], Awaitable[bool]],
         metrics: Metrics,
         alerts: AlertsEndpoint | None,
     ) -> None:
-        self._slack = GuardedSlackHandler(slack, path=ids.EVENTS_PATH)
         self._health = health
         self._metrics = metrics
         self._routes: dict[str, tuple[str, Handler]] = {
-            ids.EVENTS_PATH: ("POST", self._slack_events),
             "/healthz": ("GET", self._healthz),
             "/metrics": ("GET", self._render_metrics),
         }
+        if slack is not None:
+            handler = GuardedSlackHandler(slack, path=ids.EVENTS_PATH)
+
+            async def slack_events(scope: Scope, receive: Receive, send: Send) -> None:
+                await handler(dict(scope), receive, send)
+
+            self._routes[ids.EVENTS_PATH] = ("POST", slack_events)
         if alerts is not None:
             self._routes["/api/alerts"] = ("POST", alerts)
 
@@ -233,9 +193,6 @@ class Router:
             await _respond(send, 405, b"method not allowed", "text/plain")
         else:
             await route[1](scope, receive, send)
-
-    async def _slack_events(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._slack(dict(scope), receive, send)
 
     async def _healthz(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: ARG002
         try:

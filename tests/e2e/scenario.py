@@ -1,52 +1,45 @@
-"""The end-to-end scenario: people, channels, pipelines and the policy they live under."""
+"""The end-to-end scenario: the standard people and policy (`devkit.scenario`) on a real process."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from devkit.fakes import FakeSlack, FakeVectorShift, RunScript
+from devkit.fakes import RunScript
+from devkit.scenario import (
+    ADMIN,
+    ALICE,
+    AUDIT,
+    BOB,
+    GROUP,
+    INCIDENTS,
+    MALLORY,
+    OTHER_PIPELINE_ID,
+    PIPELINE_ID,
+    POLICY,
+    RANDOM,
+    make_fakes,
+)
 from devkit.stack import LocalStack
 
-PIPELINE_ID = "65f1c0ffee0123456789abcd"
-OTHER_PIPELINE_ID = "65f1c0ffee0123456789ffff"
-ADMIN = "U0ADMIN0001"
-ALICE = "U0ALICE0001"  # in the on-call group
-BOB = "U0BOB00001"  # named directly in the budget rule
-MALLORY = "U0MALLORY01"  # nobody
-INCIDENTS = "C0INCIDENTS"
-RANDOM = "C0RANDOM001"
-AUDIT = "C0AUDIT0001"
-GROUP = "S0DATAONC1"
-
-POLICY = f"""
-admins = ["{ADMIN}"]
-
-[aliases]
-nightly-etl = "{PIPELINE_ID}"
-
-[[rules]]
-name = "data-oncall"
-who = ["{GROUP}"]
-pipelines = ["nightly-etl"]
-channels = ["{INCIDENTS}"]
-require_reason = true
-
-[[rules]]
-name = "bob-budget"
-who = ["{BOB}"]
-pipelines = ["{OTHER_PIPELINE_ID}"]
-channels = ["*"]
-max_per_hour = 1
-"""
+__all__ = [
+    "ADMIN",
+    "ALICE",
+    "AUDIT",
+    "BOB",
+    "GROUP",
+    "INCIDENTS",
+    "MALLORY",
+    "OTHER_PIPELINE_ID",
+    "PIPELINE_ID",
+    "RANDOM",
+    "add_run",
+    "make_stack",
+]
 
 
 def make_stack(tmp_path: Path, *, database_url: str | None = None) -> LocalStack:
     """A stack with the standard policy, pipelines and group, not yet started."""
-    slack = FakeSlack()
-    slack.set_group(GROUP, [ALICE])
-    vectorshift = FakeVectorShift()
-    vectorshift.add_pipeline(PIPELINE_ID, "Nightly ETL")
-    vectorshift.add_pipeline(OTHER_PIPELINE_ID, "Hourly Sync")
+    slack, vectorshift = make_fakes()
     return LocalStack(
         tmp_path,
         policy=POLICY,
