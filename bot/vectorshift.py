@@ -17,7 +17,8 @@ Exceptions (no httpx exception ever escapes a public method)::
     │   └── OperationFailedError   2xx whose body does not say status "success"
     └── TransportError             no usable answer
         ├── NotSentError           connect error or pool timeout: provably never sent
-        └── DeadlineExceededError  read/write timeout, deadline hit, connection dropped mid-request
+        └── DeadlineExceededError  sent (perhaps), no answer in time; .waited_s
+            └── ConnectionLostError    the connection broke before the answer was read
 
 `outcome_known` is False exactly when the request may have reached VectorShift and done its work
 without us learning so (502/504, read timeouts, a broken connection, a 2xx without a clear status):
@@ -263,7 +264,26 @@ class NotSentError(TransportError):
 
 
 class DeadlineExceededError(TransportError):
-    """The request may have been sent but no answer came in time (or the connection broke)."""
+    """The request may have been sent but no answer came in time.
+
+    Args:
+        message: what went wrong; for a timeout it states `waited_s`, not the deadline asked
+            for, so a caller quoting it never claims a longer wait than happened.
+        waited_s: seconds the call waited before giving up, by the client's clock; for a run
+            action, from its first send (backoff included) to giving up.
+    """
+
+    def __init__(self, message: str, *, waited_s: float) -> None:
+        super().__init__(message)
+        self.waited_s = waited_s
+
+
+class ConnectionLostError(DeadlineExceededError):
+    """The connection broke after the request went out and before its answer was read.
+
+    A `DeadlineExceededError` because the consequence is the same (sent, outcome unknown, read
+    the status first), but no time ran out: `waited_s` is only how long the call lasted.
+    """
 
 
 # --- request building (pure) --------------------------------------------------------------------
@@ -548,22 +568,32 @@ def default_timeout() -> httpx.Timeout:
     """Timeouts for every VectorShift call, each phase explicit.
 
     Returns:
-        connect 3 s, read 8 s, write 5 s, pool 2 s; `terminate_run` shortens them further to fit
-        its deadline.
+        connect 3 s, read 8 s, write 5 s, pool 2 s. Under a deadline (`terminate_run`), read
+        and write last until the deadline instead, and connect and pool are cut to fit it.
     """
     return httpx.Timeout(connect=3.0, read=8.0, write=5.0, pool=2.0)
 
 
-def _within(timeout: httpx.Timeout, budget_s: float) -> httpx.Timeout:
+def _deadline_timeout(timeout: httpx.Timeout, budget_s: float) -> httpx.Timeout:
+    """Per-phase timeouts for a send that must end within `budget_s` (what is left).
+
+    Read and write get the whole budget: their defaults suit calls without a deadline, and
+    under one they would cut a slow answer short and report a 10 s deadline as missed after
+    8 s. Connect and pool keep their own, shorter caps, since failing them proves the request
+    was never sent and leaves time to send it again.
+    """
+
     def cap(value: float | None) -> float:
         return budget_s if value is None else min(value, budget_s)
 
     return httpx.Timeout(
-        connect=cap(timeout.connect),
-        read=cap(timeout.read),
-        write=cap(timeout.write),
-        pool=cap(timeout.pool),
+        connect=cap(timeout.connect), read=budget_s, write=budget_s, pool=cap(timeout.pool)
     )
+
+
+def _seconds_text(seconds: float) -> str:
+    """A duration for a message: whole seconds from 10 s up, two significant digits below."""
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.2g}"
 
 
 class VectorShiftClient:
@@ -575,7 +605,7 @@ class VectorShiftClient:
         api_key: the Bearer key; it goes into the Authorization header and nowhere else.
         sleep: awaited between retries (tests inject a recorder).
         jitter: returns a float in [0, 1) that spreads retries.
-        clock: monotonic seconds, used for the terminate deadline.
+        clock: monotonic seconds: the terminate deadline, and `waited_s` on timeouts.
         timeout: per-phase timeouts; `default_timeout()` when None.
 
     Raises:
@@ -675,17 +705,19 @@ class VectorShiftClient:
             AuthError, BadRequestError, NotFoundError: the call was refused.
             RateLimitError, ServerError: after retries ran out (429/503) or at once (other 5xx).
             NotSentError: could not connect, even after retries.
-            DeadlineExceededError: no answer in time; the run may or may not be stopping.
+            DeadlineExceededError: no answer within `deadline_s` (its `waited_s` says how long
+                it waited), or ConnectionLostError; the run may or may not be stopping.
         """
         if not (math.isfinite(deadline_s) and deadline_s > 0):
             raise ValueError("deadline_s must be a positive number of seconds")
         request = _build_terminate(self._base_url, pipeline_id=pipeline_id, run_id=run_id)
-        deadline = self._clock() + deadline_s
+        started = self._clock()
+        deadline = started + deadline_s
         attempts = 0
         while True:
             attempts += 1
             try:
-                reply = await self._send(request, budget_s=deadline - self._clock())
+                reply = await self._send(request, deadline=deadline, started=started)
                 result = _parse_terminate(reply, self._clean)
             except VectorShiftError as exc:
                 delay = self._retry_delay(exc, attempts)
@@ -749,16 +781,34 @@ class VectorShiftClient:
         detail = self._clean(str(exc))
         return f"{what} ({type(exc).__name__}{': ' + detail if detail else ''})"
 
-    async def _send(self, request: _Request, *, budget_s: float | None = None) -> _Reply:
+    def _no_answer(self, started: float, exc: BaseException | None = None) -> DeadlineExceededError:
+        waited_s = max(0.0, self._clock() - started)
+        what = f"VectorShift did not answer within {_seconds_text(waited_s)} s"
+        message = what if exc is None else self._transport_text(what, exc)
+        return DeadlineExceededError(message, waited_s=waited_s)
+
+    async def _send(
+        self, request: _Request, *, deadline: float | None = None, started: float | None = None
+    ) -> _Reply:
         """Send one request and read its answer; every transport failure becomes ours.
 
         Exceptions are raised `from None`: httpx's carry the request, Authorization included.
+
+        Args:
+            request: what to send.
+            deadline: the clock reading by which the answer must be in; None means the
+                per-phase timeouts alone.
+            started: the clock reading `waited_s` counts from (an action's first send); now
+                when None.
         """
+        now = self._clock()
+        started = now if started is None else started
+        budget_s = None if deadline is None else deadline - now
         if budget_s is not None and budget_s <= 0:
             raise NotSentError(
                 "the deadline passed before the request could be sent", retryable=False
             )
-        timeout = self._timeout if budget_s is None else _within(self._timeout, budget_s)
+        timeout = self._timeout if budget_s is None else _deadline_timeout(self._timeout, budget_s)
         try:
             async with asyncio.timeout(budget_s):
                 http_request = self._http.build_request(
@@ -775,10 +825,7 @@ class VectorShiftClient:
                 finally:
                     await response.aclose()
         except TimeoutError:
-            within = "in time" if budget_s is None else f"within {budget_s:.3g} s"
-            raise DeadlineExceededError(
-                f"VectorShift did not answer {within}, the time left before the deadline"
-            ) from None
+            raise self._no_answer(started) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError) as e:
             raise NotSentError(
                 self._transport_text("could not connect to VectorShift", e)
@@ -788,12 +835,11 @@ class VectorShiftClient:
                 self._transport_text("the request could not be sent", e), retryable=False
             ) from None
         except httpx.TimeoutException as e:
-            raise DeadlineExceededError(
-                self._transport_text("VectorShift did not answer in time", e)
-            ) from None
+            raise self._no_answer(started, e) from None
         except httpx.HTTPError as e:
-            raise DeadlineExceededError(
-                self._transport_text("the connection to VectorShift broke mid-request", e)
+            raise ConnectionLostError(
+                self._transport_text("the connection to VectorShift broke mid-request", e),
+                waited_s=max(0.0, self._clock() - started),
             ) from None
         return _Reply(response.status_code, response.headers, body, readable)
 
