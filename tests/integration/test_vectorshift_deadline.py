@@ -22,7 +22,9 @@ from aiohttp import web
 
 from bot.transport import VectorShiftTransport
 from bot.vectorshift import (
+    ActionResult,
     DeadlineExceededError,
+    RunAction,
     VectorShiftClient,
     default_timeout,
 )
@@ -32,7 +34,6 @@ BASE = "http://127.0.0.1:8765/v1"
 KEY = "vs-key-7f3a9c1e5b2d4f60a8e1"
 PIPELINE = "65f1c0ffee0123456789abcd"
 RUN = "66aa00bb11cc22dd33ee44ff"
-TERMINATE_PATH = f"/pipeline/{PIPELINE}/terminate"
 SUCCESS = {"status": "success"}
 TLS = ssl.create_default_context()
 
@@ -64,6 +65,26 @@ def answers_after(fake_time: FakeTime, delay_s: float) -> Callable[[httpx.Reques
         return httpx.Response(200, json=SUCCESS)
 
     return respond
+
+
+@pytest.fixture(params=list(RunAction), ids=str)
+def action(request: pytest.FixtureRequest) -> RunAction:
+    """Each run action in turn: they share one retry loop, so they share one deadline."""
+    value: RunAction = request.param
+    return value
+
+
+def action_path(action: RunAction) -> str:
+    return f"/pipeline/{PIPELINE}/{action}"
+
+
+async def act(client: VectorShiftClient, action: RunAction, deadline_s: float) -> ActionResult:
+    method = {
+        RunAction.TERMINATE: client.terminate_run,
+        RunAction.PAUSE: client.pause_run,
+        RunAction.RESUME: client.resume_run,
+    }[action]
+    return await method(pipeline_id=PIPELINE, run_id=RUN, deadline_s=deadline_s)
 
 
 @pytest.fixture
@@ -102,28 +123,28 @@ def stated_seconds(error: DeadlineExceededError) -> float:
 
 
 async def test_a_slow_answer_inside_the_deadline_is_not_cut_by_the_default_read_timeout(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
 ) -> None:
-    route = api.post(TERMINATE_PATH, name="terminate").mock(
+    route = api.post(action_path(action), name=str(action)).mock(
         side_effect=answers_after(fake_time, 9.0)
     )
 
-    result = await client.terminate_run(pipeline_id=PIPELINE, run_id=RUN, deadline_s=10.0)
+    result = await act(client, action, 10.0)
 
-    assert (result.http_status, result.api_status, result.attempts) == (200, "success", 1)
+    assert result == ActionResult(action, 200, "success", attempts=1)
     assert route.call_count == 1
     assert fake_time.now == 1009.0
 
 
 async def test_a_hung_action_waits_the_whole_deadline_and_says_how_long_it_waited(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
 ) -> None:
-    route = api.post(TERMINATE_PATH, name="terminate").mock(
+    route = api.post(action_path(action), name=str(action)).mock(
         side_effect=answers_after(fake_time, 30.0)
     )
 
     with pytest.raises(DeadlineExceededError) as caught:
-        await client.terminate_run(pipeline_id=PIPELINE, run_id=RUN, deadline_s=10.0)
+        await act(client, action, 10.0)
 
     assert route.call_count == 1
     assert caught.value.waited_s == 10.0
@@ -132,37 +153,37 @@ async def test_a_hung_action_waits_the_whole_deadline_and_says_how_long_it_waite
 
 
 async def test_an_action_gives_read_and_write_the_deadline_and_keeps_connect_and_pool_caps(
-    api: respx.MockRouter, client: VectorShiftClient
+    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
 ) -> None:
-    route = api.post(TERMINATE_PATH, name="terminate").respond(200, json=SUCCESS)
+    route = api.post(action_path(action), name=str(action)).respond(200, json=SUCCESS)
 
-    await client.terminate_run(pipeline_id=PIPELINE, run_id=RUN, deadline_s=20.0)
+    await act(client, action, 20.0)
 
     timeout = route.calls.last.request.extensions["timeout"]
     assert timeout == {"connect": 3.0, "read": 20.0, "write": 20.0, "pool": 2.0}
 
 
 async def test_a_deadline_shorter_than_the_connect_timeout_caps_every_phase(
-    api: respx.MockRouter, client: VectorShiftClient
+    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
 ) -> None:
-    route = api.post(TERMINATE_PATH, name="terminate").respond(200, json=SUCCESS)
+    route = api.post(action_path(action), name=str(action)).respond(200, json=SUCCESS)
 
-    await client.terminate_run(pipeline_id=PIPELINE, run_id=RUN, deadline_s=1.5)
+    await act(client, action, 1.5)
 
     timeout = route.calls.last.request.extensions["timeout"]
     assert timeout == {"connect": 1.5, "read": 1.5, "write": 1.5, "pool": 1.5}
 
 
 async def test_after_a_retry_the_wait_counts_from_the_first_send(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
 ) -> None:
     hang = answers_after(fake_time, 30.0)
-    route = api.post(TERMINATE_PATH, name="terminate").mock(
+    route = api.post(action_path(action), name=str(action)).mock(
         side_effect=[httpx.ConnectError("connection refused"), hang]
     )
 
     with pytest.raises(DeadlineExceededError) as caught:
-        await client.terminate_run(pipeline_id=PIPELINE, run_id=RUN, deadline_s=10.0)
+        await act(client, action, 10.0)
 
     assert route.call_count == 2
     assert fake_time.sleeps == [0.5]
@@ -192,7 +213,7 @@ async def test_status_reads_keep_the_default_per_phase_timeouts(
 
 
 async def test_a_server_that_never_answers_is_given_up_on_at_a_real_short_deadline(
-    http: httpx.AsyncClient,
+    http: httpx.AsyncClient, action: RunAction
 ) -> None:
     never = asyncio.Event()
     received: list[httpx.Request] = []
@@ -205,10 +226,10 @@ async def test_a_server_that_never_answers_is_given_up_on_at_a_real_short_deadli
     client = VectorShiftClient(http, base_url=BASE, api_key=KEY)
     # respx counts a call only once its side effect returns, and this one never does.
     with respx.mock(base_url=BASE, assert_all_called=False) as router:
-        router.post(TERMINATE_PATH, name="terminate").mock(side_effect=hang)
+        router.post(action_path(action), name=str(action)).mock(side_effect=hang)
 
         with pytest.raises(DeadlineExceededError) as caught:
-            await client.terminate_run(pipeline_id=PIPELINE, run_id=RUN, deadline_s=0.3)
+            await act(client, action, 0.3)
 
     assert len(received) == 1
     assert caught.value.waited_s == pytest.approx(0.3, abs=0.1)
