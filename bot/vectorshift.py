@@ -83,6 +83,9 @@ MAX_MESSAGE_CHARS: Final = 200
 KEY_CHECK_NAME: Final = "vs-terminate-doctor-key-check"
 """A pipeline name looked up by `check_key`; unknown (404) is the expected, harmless answer."""
 
+PAUSED_STATUS: Final = "paused"
+"""The status of a paused run (SPEC §1); a paused run is still ACTIVE."""
+
 ACTIVE_STATUSES: Final = frozenset({"in_progress", "running", "queued", "pending", "paused"})
 """Run statuses meaning the run may still be stopped (SPEC §1), compared case-insensitively."""
 
@@ -132,6 +135,16 @@ class RunStatus:
     status: str | None
     error: str | None = None
     http_status: int | None = None
+
+    @property
+    def is_paused(self) -> bool:
+        """Whether the run is paused: ACTIVE with status `paused` (what a pause waits for)."""
+        return self.state is RunState.ACTIVE and _is_paused(self.status)
+
+    @property
+    def is_active_unpaused(self) -> bool:
+        """Whether the run is ACTIVE and not paused (what a resume waits for)."""
+        return self.state is RunState.ACTIVE and not _is_paused(self.status)
 
 
 @dataclass(frozen=True)
@@ -516,6 +529,10 @@ def _parse_action(reply: _Reply, clean: Cleaner, action: RunAction) -> ActionRes
     raise OperationFailedError(reply.status_code, message, api_status)
 
 
+def _is_paused(status: str | None) -> bool:
+    return status is not None and status.strip().lower() == PAUSED_STATUS
+
+
 def _run_state(status: str) -> RunState:
     word = status.strip().lower()
     if word in ACTIVE_STATUSES:
@@ -751,8 +768,8 @@ class VectorShiftClient:
     async def pause_run(self, *, pipeline_id: str, run_id: str, deadline_s: float) -> ActionResult:
         """Ask VectorShift to pause a run, under `terminate_run`'s retry and deadline rules.
 
-        A paused run stays ACTIVE with status `paused` and can be resumed or terminated
-        later. Pause is not known to be idempotent either.
+        A paused run stays ACTIVE with status `paused` (`RunStatus.is_paused`) and can be
+        resumed or terminated later. Pause is not known to be idempotent either.
 
         Args:
             pipeline_id: the resolved pipeline id.

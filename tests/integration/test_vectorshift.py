@@ -638,6 +638,42 @@ async def test_run_status_maps_each_value_and_keeps_it_verbatim(
     assert result == RunStatus(state=state, status=status, error=None, http_status=200)
 
 
+@pytest.mark.parametrize(
+    ("status", "paused", "active_unpaused"),
+    [
+        ("paused", True, False),
+        ("PAUSED", True, False),
+        ("running", False, True),
+        ("in_progress", False, True),
+        ("queued", False, True),
+        ("completed", False, False),
+        ("cancelled", False, False),
+        ("paused-ish", False, False),
+    ],
+)
+async def test_run_status_tells_paused_from_active_and_unpaused(
+    api: respx.MockRouter,
+    client: VectorShiftClient,
+    status: str,
+    paused: bool,
+    active_unpaused: bool,
+) -> None:
+    api.get(STATUS_PATH, name="status").respond(200, json={"task_id": RUN, "status": status})
+
+    result = await client.run_status(pipeline_id=PIPELINE, run_id=RUN)
+
+    assert (result.is_paused, result.is_active_unpaused) == (paused, active_unpaused)
+
+
+@pytest.mark.parametrize(
+    "state", [RunState.UNKNOWN, RunState.NOT_FOUND, RunState.UNAVAILABLE, RunState.FINISHED]
+)
+def test_only_an_active_run_can_be_paused_or_active(state: RunState) -> None:
+    status = RunStatus(state, "paused")
+
+    assert (status.is_paused, status.is_active_unpaused) == (False, False)
+
+
 async def test_run_status_keeps_the_runs_error_text(
     api: respx.MockRouter, client: VectorShiftClient
 ) -> None:
