@@ -900,6 +900,7 @@ class VectorShiftClient:
         return f"{what} ({type(exc).__name__}{': ' + detail if detail else ''})"
 
     def _no_answer(self, started: float, exc: BaseException | None = None) -> DeadlineExceededError:
+        """A timeout's error, stating the wait that happened rather than the budget asked for."""
         waited_s = max(0.0, self._clock() - started)
         what = f"VectorShift did not answer within {_seconds_text(waited_s)} s"
         message = what if exc is None else self._transport_text(what, exc)
