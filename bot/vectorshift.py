@@ -5,6 +5,11 @@ types alone. Request building (`_build_*`, pure) is kept apart from tolerant res
 (`_parse_*`, pure), as openapi-python-client separates `_get_kwargs` from `_parse_response`;
 `VectorShiftClient` only sends, maps transport failures and decides about retries.
 
+The three run actions, `terminate_run`, `pause_run` and `resume_run`, are one POST each that is
+not known to be idempotent (SPEC §1). They differ only in their path and body, so they share one
+request builder (`_build_action`), one parser (`_parse_action`) and one retry loop (`_act`):
+the retry rules and the deadline cannot drift apart between them.
+
 Exceptions (no httpx exception ever escapes a public method)::
 
     VectorShiftError               .outcome_known: did the request certainly (not) take effect?
@@ -17,7 +22,8 @@ Exceptions (no httpx exception ever escapes a public method)::
     │   └── OperationFailedError   2xx whose body does not say status "success"
     └── TransportError             no usable answer
         ├── NotSentError           connect error or pool timeout: provably never sent
-        └── DeadlineExceededError  read/write timeout, deadline hit, connection dropped mid-request
+        └── DeadlineExceededError  sent (perhaps), no answer in time; .waited_s
+            └── ConnectionLostError    the connection broke before the answer was read
 
 `outcome_known` is False exactly when the request may have reached VectorShift and done its work
 without us learning so (502/504, read timeouts, a broken connection, a 2xx without a clear status):
@@ -38,7 +44,7 @@ import random
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -60,8 +66,8 @@ def _package_version() -> str:
 
 USER_AGENT: Final = f"vs-terminate/{_package_version()}"
 
-MAX_TERMINATE_RETRIES: Final = 2
-"""Retries after the first POST, so at most three sends (SPEC §1)."""
+MAX_ACTION_RETRIES: Final = 2
+"""Retries after an action's first POST, so at most three sends (SPEC §1)."""
 
 BACKOFF_BASE_S: Final = (0.5, 1.0)
 """Base delay before retry 1 and 2; the actual delay is base × (0.5 + jitter), jitter in [0, 1)."""
@@ -77,6 +83,9 @@ MAX_MESSAGE_CHARS: Final = 200
 KEY_CHECK_NAME: Final = "vs-terminate-doctor-key-check"
 """A pipeline name looked up by `check_key`; unknown (404) is the expected, harmless answer."""
 
+PAUSED_STATUS: Final = "paused"
+"""The status of a paused run (SPEC §1); a paused run is still ACTIVE."""
+
 ACTIVE_STATUSES: Final = frozenset({"in_progress", "running", "queued", "pending", "paused"})
 """Run statuses meaning the run may still be stopped (SPEC §1), compared case-insensitively."""
 
@@ -90,6 +99,14 @@ _UNKNOWN_OUTCOME_STATUSES: Final = frozenset({502, 504, 520, 524})
 
 
 # --- public value types -------------------------------------------------------------------------
+
+
+class RunAction(StrEnum):
+    """A POST that acts on one run; the value is the last segment of its path."""
+
+    TERMINATE = "terminate"
+    PAUSE = "pause"
+    RESUME = "resume"
 
 
 class RunState(StrEnum):
@@ -119,6 +136,16 @@ class RunStatus:
     error: str | None = None
     http_status: int | None = None
 
+    @property
+    def is_paused(self) -> bool:
+        """Whether the run is paused: ACTIVE with status `paused` (what a pause waits for)."""
+        return self.state is RunState.ACTIVE and _is_paused(self.status)
+
+    @property
+    def is_active_unpaused(self) -> bool:
+        """Whether the run is ACTIVE and not paused (what a resume waits for)."""
+        return self.state is RunState.ACTIVE and not _is_paused(self.status)
+
 
 @dataclass(frozen=True)
 class Pipeline:
@@ -129,18 +156,24 @@ class Pipeline:
 
 
 @dataclass(frozen=True)
-class TerminateResult:
-    """A terminate call VectorShift confirmed.
+class ActionResult:
+    """A run action (terminate, pause or resume) VectorShift confirmed.
 
     Attributes:
+        action: which action it was.
         http_status: the HTTP status of the successful answer.
         api_status: the body's `status` (always "success" here).
         attempts: how many times the POST was tried, including connect failures.
     """
 
+    action: RunAction
     http_status: int
     api_status: str
     attempts: int
+
+
+TerminateResult = ActionResult
+"""The name `bot.terminate` imports; a terminate's result is an `ActionResult`."""
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -263,7 +296,26 @@ class NotSentError(TransportError):
 
 
 class DeadlineExceededError(TransportError):
-    """The request may have been sent but no answer came in time (or the connection broke)."""
+    """The request may have been sent but no answer came in time.
+
+    Args:
+        message: what went wrong; for a timeout it states `waited_s`, not the deadline asked
+            for, so a caller quoting it never claims a longer wait than happened.
+        waited_s: seconds the call waited before giving up, by the client's clock; for a run
+            action, from its first send (backoff included) to giving up.
+    """
+
+    def __init__(self, message: str, *, waited_s: float) -> None:
+        super().__init__(message)
+        self.waited_s = waited_s
+
+
+class ConnectionLostError(DeadlineExceededError):
+    """The connection broke after the request went out and before its answer was read.
+
+    A `DeadlineExceededError` because the consequence is the same (sent, outcome unknown, read
+    the status first), but no time ran out: `waited_s` is only how long the call lasted.
+    """
 
 
 # --- request building (pure) --------------------------------------------------------------------
@@ -274,7 +326,7 @@ class _Request:
     method: str
     url: str
     params: Mapping[str, str] | None = None
-    json: Mapping[str, str] | None = None
+    json: Mapping[str, object] | None = None
 
 
 def _segment(value: str) -> str:
@@ -304,9 +356,15 @@ def _build_run_status(base_url: str, *, pipeline_id: str, run_id: str) -> _Reque
     return _Request("GET", url)
 
 
-def _build_terminate(base_url: str, *, pipeline_id: str, run_id: str) -> _Request:
-    url = f"{base_url}/pipeline/{_segment(pipeline_id)}/terminate"
-    return _Request("POST", url, json={"run_id": run_id})
+def _build_action(base_url: str, action: RunAction, *, pipeline_id: str, run_id: str) -> _Request:
+    """`POST /pipeline/{id}/{action}`; resume alone takes an array of run ids (SPEC §1)."""
+    if not run_id:
+        raise ValueError("the run id must not be empty")
+    url = f"{base_url}/pipeline/{_segment(pipeline_id)}/{_segment(action.value)}"
+    body: dict[str, object] = (
+        {"run_ids": [run_id]} if action is RunAction.RESUME else {"run_id": run_id}
+    )
+    return _Request("POST", url, json=body)
 
 
 def _build_check_key(base_url: str) -> _Request:
@@ -443,8 +501,15 @@ def _error_for(reply: _Reply, clean: Cleaner) -> APIError:
     return APIError(code, message, api_status)
 
 
-def _parse_terminate(reply: _Reply, clean: Cleaner) -> TerminateResult:
-    """A terminate answer: success is 2xx and `status == "success"`; anything else raises.
+_DID_WHAT: Final = {
+    RunAction.TERMINATE: "stopped",
+    RunAction.PAUSE: "paused",
+    RunAction.RESUME: "resumed",
+}
+
+
+def _parse_action(reply: _Reply, clean: Cleaner, action: RunAction) -> ActionResult:
+    """A run action's answer: success is 2xx and `status == "success"`; anything else raises.
 
     The returned `attempts` is 1; the client fills in the real count.
     """
@@ -453,12 +518,19 @@ def _parse_terminate(reply: _Reply, clean: Cleaner) -> TerminateResult:
     body = reply.json_object()
     api_status = _api_status(body, clean)
     if api_status == "success":
-        return TerminateResult(http_status=reply.status_code, api_status=api_status, attempts=1)
+        return ActionResult(action, reply.status_code, api_status, attempts=1)
     if api_status is None:
-        message = _body_message(reply, clean) or "the answer did not say whether the run stopped"
+        message = (
+            _body_message(reply, clean)
+            or f"the answer did not say whether the run {_DID_WHAT[action]}"
+        )
     else:
         message = _body_message(reply, clean) or f"VectorShift answered status {api_status!r}"
     raise OperationFailedError(reply.status_code, message, api_status)
+
+
+def _is_paused(status: str | None) -> bool:
+    return status is not None and status.strip().lower() == PAUSED_STATUS
 
 
 def _run_state(status: str) -> RunState:
@@ -548,22 +620,32 @@ def default_timeout() -> httpx.Timeout:
     """Timeouts for every VectorShift call, each phase explicit.
 
     Returns:
-        connect 3 s, read 8 s, write 5 s, pool 2 s; `terminate_run` shortens them further to fit
-        its deadline.
+        connect 3 s, read 8 s, write 5 s, pool 2 s. Under a deadline (the run actions), read
+        and write last until the deadline instead, and connect and pool are cut to fit it.
     """
     return httpx.Timeout(connect=3.0, read=8.0, write=5.0, pool=2.0)
 
 
-def _within(timeout: httpx.Timeout, budget_s: float) -> httpx.Timeout:
+def _deadline_timeout(timeout: httpx.Timeout, budget_s: float) -> httpx.Timeout:
+    """Per-phase timeouts for a send that must end within `budget_s` (what is left).
+
+    Read and write get the whole budget: their defaults suit calls without a deadline, and
+    under one they would cut a slow answer short and report a 10 s deadline as missed after
+    8 s. Connect and pool keep their own, shorter caps, since failing them proves the request
+    was never sent and leaves time to send it again.
+    """
+
     def cap(value: float | None) -> float:
         return budget_s if value is None else min(value, budget_s)
 
     return httpx.Timeout(
-        connect=cap(timeout.connect),
-        read=cap(timeout.read),
-        write=cap(timeout.write),
-        pool=cap(timeout.pool),
+        connect=cap(timeout.connect), read=budget_s, write=budget_s, pool=cap(timeout.pool)
     )
+
+
+def _seconds_text(seconds: float) -> str:
+    """A duration for a message: whole seconds from 10 s up, two significant digits below."""
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.2g}"
 
 
 class VectorShiftClient:
@@ -575,7 +657,7 @@ class VectorShiftClient:
         api_key: the Bearer key; it goes into the Authorization header and nowhere else.
         sleep: awaited between retries (tests inject a recorder).
         jitter: returns a float in [0, 1) that spreads retries.
-        clock: monotonic seconds, used for the terminate deadline.
+        clock: monotonic seconds: the run actions' deadline, and `waited_s` on timeouts.
         timeout: per-phase timeouts; `default_timeout()` when None.
 
     Raises:
@@ -654,12 +736,13 @@ class VectorShiftClient:
 
     async def terminate_run(
         self, *, pipeline_id: str, run_id: str, deadline_s: float
-    ) -> TerminateResult:
+    ) -> ActionResult:
         """Ask VectorShift to stop a run, retrying only where that is provably safe.
 
         The POST is not known to be idempotent, so it is sent again only after a connect
         failure (never sent), a 429 or a 503, at most twice, with jittered backoff, and only
-        while the backoff plus a useful attempt fit inside `deadline_s` overall.
+        while the backoff plus a useful attempt fit inside `deadline_s` overall. Nothing else
+        limits the wait: no per-phase read timeout ends it before the deadline.
 
         Args:
             pipeline_id: the resolved pipeline id.
@@ -675,38 +758,63 @@ class VectorShiftClient:
             AuthError, BadRequestError, NotFoundError: the call was refused.
             RateLimitError, ServerError: after retries ran out (429/503) or at once (other 5xx).
             NotSentError: could not connect, even after retries.
-            DeadlineExceededError: no answer in time; the run may or may not be stopping.
+            DeadlineExceededError: no answer within `deadline_s` (its `waited_s` says how long
+                it waited), or ConnectionLostError; the run may or may not be stopping.
         """
-        if not (math.isfinite(deadline_s) and deadline_s > 0):
-            raise ValueError("deadline_s must be a positive number of seconds")
-        request = _build_terminate(self._base_url, pipeline_id=pipeline_id, run_id=run_id)
-        deadline = self._clock() + deadline_s
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                reply = await self._send(request, budget_s=deadline - self._clock())
-                result = _parse_terminate(reply, self._clean)
-            except VectorShiftError as exc:
-                delay = self._retry_delay(exc, attempts)
-                if delay is None:
-                    raise
-                if delay + MIN_ATTEMPT_BUDGET_S > deadline - self._clock():
-                    logger.info(
-                        "terminate attempt %d failed (%s); no time left to retry",
-                        attempts,
-                        type(exc).__name__,
-                    )
-                    raise
-                logger.info(
-                    "terminate attempt %d failed (%s); retrying in %.2f s",
-                    attempts,
-                    type(exc).__name__,
-                    delay,
-                )
-                await self._sleep(delay)
-                continue
-            return TerminateResult(result.http_status, result.api_status, attempts)
+        return await self._act(
+            RunAction.TERMINATE, pipeline_id=pipeline_id, run_id=run_id, deadline_s=deadline_s
+        )
+
+    async def pause_run(self, *, pipeline_id: str, run_id: str, deadline_s: float) -> ActionResult:
+        """Ask VectorShift to pause a run, under `terminate_run`'s retry and deadline rules.
+
+        A paused run stays ACTIVE with status `paused` (`RunStatus.is_paused`) and can be
+        resumed or terminated later. Pause is not known to be idempotent either.
+
+        Args:
+            pipeline_id: the resolved pipeline id.
+            run_id: the run to pause, sent as `{"run_id": run_id}`.
+            deadline_s: the overall budget in seconds for every attempt and backoff.
+
+        Returns:
+            The successful answer and how many sends it took.
+
+        Raises:
+            ValueError: deadline_s is not a positive number, or an id is empty.
+            OperationFailedError: a 2xx without `"status": "success"`.
+            AuthError, BadRequestError, NotFoundError: the call was refused.
+            RateLimitError, ServerError: after retries ran out (429/503) or at once (other 5xx).
+            NotSentError: could not connect, even after retries.
+            DeadlineExceededError: no answer within `deadline_s` (its `waited_s` says how long
+                it waited), or ConnectionLostError; the run may or may not be pausing.
+        """
+        return await self._act(
+            RunAction.PAUSE, pipeline_id=pipeline_id, run_id=run_id, deadline_s=deadline_s
+        )
+
+    async def resume_run(self, *, pipeline_id: str, run_id: str, deadline_s: float) -> ActionResult:
+        """Ask VectorShift to resume a paused run, under `terminate_run`'s retry and deadline rules.
+
+        Args:
+            pipeline_id: the resolved pipeline id.
+            run_id: the run to resume, sent as `{"run_ids": [run_id]}` (the API takes an array).
+            deadline_s: the overall budget in seconds for every attempt and backoff.
+
+        Returns:
+            The successful answer and how many sends it took.
+
+        Raises:
+            ValueError: deadline_s is not a positive number, or an id is empty.
+            OperationFailedError: a 2xx without `"status": "success"`.
+            AuthError, BadRequestError, NotFoundError: the call was refused.
+            RateLimitError, ServerError: after retries ran out (429/503) or at once (other 5xx).
+            NotSentError: could not connect, even after retries.
+            DeadlineExceededError: no answer within `deadline_s` (its `waited_s` says how long
+                it waited), or ConnectionLostError; the run may or may not be resuming.
+        """
+        return await self._act(
+            RunAction.RESUME, pipeline_id=pipeline_id, run_id=run_id, deadline_s=deadline_s
+        )
 
     async def check_key(self) -> None:
         """Make one cheap authenticated call to see whether the key is accepted.
@@ -719,12 +827,54 @@ class VectorShiftClient:
 
     # --- internals ------------------------------------------------------------------------------
 
+    async def _act(
+        self, action: RunAction, *, pipeline_id: str, run_id: str, deadline_s: float
+    ) -> ActionResult:
+        """Send one run action until it is answered, retrying only what `_retry_delay` allows.
+
+        Every send and backoff fits inside `deadline_s`, counted from the first send; a
+        timeout's `waited_s` counts from there too, so it is what the caller actually waited.
+        """
+        if not (math.isfinite(deadline_s) and deadline_s > 0):
+            raise ValueError("deadline_s must be a positive number of seconds")
+        request = _build_action(self._base_url, action, pipeline_id=pipeline_id, run_id=run_id)
+        started = self._clock()
+        deadline = started + deadline_s
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                reply = await self._send(request, deadline=deadline, started=started)
+                result = _parse_action(reply, self._clean, action)
+            except VectorShiftError as exc:
+                delay = self._retry_delay(exc, attempts)
+                if delay is None:
+                    raise
+                if delay + MIN_ATTEMPT_BUDGET_S > deadline - self._clock():
+                    logger.info(
+                        "%s attempt %d failed (%s); no time left to retry",
+                        action,
+                        attempts,
+                        type(exc).__name__,
+                    )
+                    raise
+                logger.info(
+                    "%s attempt %d failed (%s); retrying in %.2f s",
+                    action,
+                    attempts,
+                    type(exc).__name__,
+                    delay,
+                )
+                await self._sleep(delay)
+                continue
+            return replace(result, attempts=attempts)
+
     def _clean(self, text: str) -> str:
         return _clean_text(text, secret=self._api_key)
 
     def _retry_delay(self, exc: VectorShiftError, attempts: int) -> float | None:
         """Seconds to wait before the next send, or None when this error must not be retried."""
-        if attempts > MAX_TERMINATE_RETRIES:
+        if attempts > MAX_ACTION_RETRIES:
             return None
         retryable = (
             (isinstance(exc, NotSentError) and exc.retryable)
@@ -749,16 +899,35 @@ class VectorShiftClient:
         detail = self._clean(str(exc))
         return f"{what} ({type(exc).__name__}{': ' + detail if detail else ''})"
 
-    async def _send(self, request: _Request, *, budget_s: float | None = None) -> _Reply:
+    def _no_answer(self, started: float, exc: BaseException | None = None) -> DeadlineExceededError:
+        """A timeout's error, stating the wait that happened rather than the budget asked for."""
+        waited_s = max(0.0, self._clock() - started)
+        what = f"VectorShift did not answer within {_seconds_text(waited_s)} s"
+        message = what if exc is None else self._transport_text(what, exc)
+        return DeadlineExceededError(message, waited_s=waited_s)
+
+    async def _send(
+        self, request: _Request, *, deadline: float | None = None, started: float | None = None
+    ) -> _Reply:
         """Send one request and read its answer; every transport failure becomes ours.
 
         Exceptions are raised `from None`: httpx's carry the request, Authorization included.
+
+        Args:
+            request: what to send.
+            deadline: the clock reading by which the answer must be in; None means the
+                per-phase timeouts alone.
+            started: the clock reading `waited_s` counts from (an action's first send); now
+                when None.
         """
+        now = self._clock()
+        started = now if started is None else started
+        budget_s = None if deadline is None else deadline - now
         if budget_s is not None and budget_s <= 0:
             raise NotSentError(
                 "the deadline passed before the request could be sent", retryable=False
             )
-        timeout = self._timeout if budget_s is None else _within(self._timeout, budget_s)
+        timeout = self._timeout if budget_s is None else _deadline_timeout(self._timeout, budget_s)
         try:
             async with asyncio.timeout(budget_s):
                 http_request = self._http.build_request(
@@ -775,10 +944,7 @@ class VectorShiftClient:
                 finally:
                     await response.aclose()
         except TimeoutError:
-            within = "in time" if budget_s is None else f"within {budget_s:.3g} s"
-            raise DeadlineExceededError(
-                f"VectorShift did not answer {within}, the time left before the deadline"
-            ) from None
+            raise self._no_answer(started) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError) as e:
             raise NotSentError(
                 self._transport_text("could not connect to VectorShift", e)
@@ -788,12 +954,11 @@ class VectorShiftClient:
                 self._transport_text("the request could not be sent", e), retryable=False
             ) from None
         except httpx.TimeoutException as e:
-            raise DeadlineExceededError(
-                self._transport_text("VectorShift did not answer in time", e)
-            ) from None
+            raise self._no_answer(started, e) from None
         except httpx.HTTPError as e:
-            raise DeadlineExceededError(
-                self._transport_text("the connection to VectorShift broke mid-request", e)
+            raise ConnectionLostError(
+                self._transport_text("the connection to VectorShift broke mid-request", e),
+                waited_s=max(0.0, self._clock() - started),
             ) from None
         return _Reply(response.status_code, response.headers, body, readable)
 

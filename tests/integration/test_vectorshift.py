@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import ssl
 from collections.abc import AsyncIterator, Iterator
@@ -16,15 +15,18 @@ from bot.vectorshift import (
     KEY_CHECK_NAME,
     MAX_BODY_BYTES,
     USER_AGENT,
+    ActionResult,
     APIError,
     AuthError,
     BadRequestError,
+    ConnectionLostError,
     DeadlineExceededError,
     NotFoundError,
     NotSentError,
     OperationFailedError,
     Pipeline,
     RateLimitError,
+    RunAction,
     RunState,
     RunStatus,
     ServerError,
@@ -38,7 +40,6 @@ BASE = "http://127.0.0.1:8765/v1"
 KEY = "vs-key-7f3a9c1e5b2d4f60a8e1"
 PIPELINE = "65f1c0ffee0123456789abcd"
 RUN = "66aa00bb11cc22dd33ee44ff"
-TERMINATE_PATH = f"/pipeline/{PIPELINE}/terminate"
 STATUS_PATH = f"/pipeline/{PIPELINE}/run/status/{RUN}"
 FAILED_BODY = {"status": "failed", "error": "Run is not running"}
 TLS = ssl.create_default_context()
@@ -89,37 +90,90 @@ def client(http: httpx.AsyncClient, fake_time: FakeTime) -> VectorShiftClient:
     )
 
 
-async def terminate(client: VectorShiftClient, deadline_s: float = 10.0) -> TerminateResult:
-    return await client.terminate_run(pipeline_id=PIPELINE, run_id=RUN, deadline_s=deadline_s)
+ACTIONS = list(RunAction)
+DID_WHAT = {RunAction.TERMINATE: "stopped", RunAction.PAUSE: "paused", RunAction.RESUME: "resumed"}
+"""How an unclear 2xx is described: "the answer did not say whether the run <did what>"."""
 
 
-# --- terminate ----------------------------------------------------------------------------------
+@pytest.fixture(params=ACTIONS, ids=str)
+def action(request: pytest.FixtureRequest) -> RunAction:
+    """Each run action in turn: they share one request path, so they share these tests."""
+    value: RunAction = request.param
+    return value
 
 
-async def test_terminate_success_sends_one_authenticated_post_with_the_run_id(
-    api: respx.MockRouter, client: VectorShiftClient
+def action_path(action: RunAction, pipeline_id: str = PIPELINE) -> str:
+    return f"/pipeline/{pipeline_id}/{action}"
+
+
+def action_body(action: RunAction, run_id: str = RUN) -> dict[str, object]:
+    """The body SPEC §1 gives each action: resume alone takes an array of run ids."""
+    return {"run_ids": [run_id]} if action is RunAction.RESUME else {"run_id": run_id}
+
+
+async def act(
+    client: VectorShiftClient,
+    action: RunAction,
+    deadline_s: float = 10.0,
+    *,
+    pipeline_id: str = PIPELINE,
+    run_id: str = RUN,
+) -> ActionResult:
+    method = {
+        RunAction.TERMINATE: client.terminate_run,
+        RunAction.PAUSE: client.pause_run,
+        RunAction.RESUME: client.resume_run,
+    }[action]
+    return await method(pipeline_id=pipeline_id, run_id=run_id, deadline_s=deadline_s)
+
+
+async def terminate(client: VectorShiftClient, deadline_s: float = 10.0) -> ActionResult:
+    return await act(client, RunAction.TERMINATE, deadline_s)
+
+
+# --- run actions: terminate, pause, resume -------------------------------------------------------
+
+
+async def test_success_sends_one_authenticated_post_with_the_actions_body(
+    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
 ) -> None:
-    route = api.post(TERMINATE_PATH, name="terminate").respond(200, json={"status": "success"})
+    route = api.post(action_path(action), name=str(action)).respond(200, json={"status": "success"})
 
-    result = await terminate(client)
+    result = await act(client, action)
 
-    assert result == TerminateResult(http_status=200, api_status="success", attempts=1)
+    assert result == ActionResult(action, http_status=200, api_status="success", attempts=1)
     request = route.calls.last.request
     assert route.call_count == 1
-    assert json.loads(request.content) == {"run_id": RUN}
+    assert json.loads(request.content) == action_body(action)
     assert request.headers["authorization"] == f"Bearer {KEY}"
     assert request.headers["accept"] == "application/json"
     assert request.headers["user-agent"] == USER_AGENT
     assert request.headers["content-type"] == "application/json"
 
 
-async def test_terminate_200_with_failed_status_raises_operation_failed_with_known_outcome(
+async def test_resume_sends_the_run_id_inside_an_array(
     api: respx.MockRouter, client: VectorShiftClient
 ) -> None:
-    api.post(TERMINATE_PATH, name="terminate").respond(200, json=FAILED_BODY)
+    route = api.post(f"/pipeline/{PIPELINE}/resume", name="resume").respond(
+        200, json={"status": "success"}
+    )
+
+    await client.resume_run(pipeline_id=PIPELINE, run_id=RUN, deadline_s=5.0)
+
+    assert route.calls.last.request.content == b'{"run_ids":["' + RUN.encode() + b'"]}'
+
+
+def test_terminate_result_is_the_action_result_the_app_imports() -> None:
+    assert TerminateResult is ActionResult
+
+
+async def test_200_with_failed_status_raises_operation_failed_with_known_outcome(
+    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
+) -> None:
+    api.post(action_path(action), name=str(action)).respond(200, json=FAILED_BODY)
 
     with pytest.raises(OperationFailedError) as caught:
-        await terminate(client)
+        await act(client, action)
 
     assert caught.value.status_code == 200
     assert caught.value.api_status == "failed"
@@ -127,39 +181,45 @@ async def test_terminate_200_with_failed_status_raises_operation_failed_with_kno
     assert caught.value.outcome_known is True
 
 
-async def test_terminate_200_with_non_json_body_is_a_failure_of_unknown_outcome(
-    api: respx.MockRouter, client: VectorShiftClient
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(200, text="<html>OK</html>"),
+        httpx.Response(200, json=["success"]),
+        httpx.Response(200, json={"result": "ok"}),
+        httpx.Response(204),
+    ],
+    ids=["non-json", "json-list", "no-status", "204-empty"],
+)
+async def test_a_2xx_that_does_not_say_success_is_a_failure_of_unknown_outcome(
+    api: respx.MockRouter,
+    client: VectorShiftClient,
+    fake_time: FakeTime,
+    action: RunAction,
+    response: httpx.Response,
 ) -> None:
-    api.post(TERMINATE_PATH, name="terminate").respond(200, text="<html>OK</html>")
+    route = api.post(action_path(action), name=str(action)).mock(return_value=response)
 
     with pytest.raises(OperationFailedError) as caught:
-        await terminate(client)
+        await act(client, action)
 
+    assert route.call_count == 1
+    assert fake_time.sleeps == []
+    assert caught.value.status_code == response.status_code
     assert caught.value.api_status is None
-    assert caught.value.message == "the answer did not say whether the run stopped"
+    assert caught.value.message == f"the answer did not say whether the run {DID_WHAT[action]}"
     assert caught.value.outcome_known is False
 
 
-async def test_terminate_200_with_a_json_list_is_a_failure_of_unknown_outcome(
-    api: respx.MockRouter, client: VectorShiftClient
+async def test_400_raises_bad_request_carrying_the_api_error(
+    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
 ) -> None:
-    api.post(TERMINATE_PATH, name="terminate").respond(200, json=["success"])
-
-    with pytest.raises(OperationFailedError) as caught:
-        await terminate(client)
-
-    assert caught.value.outcome_known is False
-
-
-async def test_terminate_400_raises_bad_request_carrying_the_api_error(
-    api: respx.MockRouter, client: VectorShiftClient
-) -> None:
-    route = api.post(TERMINATE_PATH, name="terminate").respond(
+    route = api.post(action_path(action), name=str(action)).respond(
         400, json={"status": "failed", "error": "run_id is required"}
     )
 
     with pytest.raises(BadRequestError) as caught:
-        await terminate(client)
+        await act(client, action)
 
     assert str(caught.value) == "HTTP 400: run_id is required"
     assert caught.value.api_status == "failed"
@@ -167,15 +227,15 @@ async def test_terminate_400_raises_bad_request_carrying_the_api_error(
     assert route.call_count == 1
 
 
-async def test_terminate_500_is_not_retried_and_carries_the_api_error(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime
+async def test_500_is_not_retried_and_carries_the_api_error(
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
 ) -> None:
-    route = api.post(TERMINATE_PATH, name="terminate").respond(
+    route = api.post(action_path(action), name=str(action)).respond(
         500, json={"status": "failed", "error": "internal error"}
     )
 
     with pytest.raises(ServerError) as caught:
-        await terminate(client)
+        await act(client, action)
 
     assert route.call_count == 1
     assert fake_time.sleeps == []
@@ -185,20 +245,21 @@ async def test_terminate_500_is_not_retried_and_carries_the_api_error(
     assert caught.value.outcome_known is True
 
 
-@pytest.mark.parametrize(("status", "message"), [(502, "Bad Gateway"), (504, "Gateway Timeout")])
-async def test_terminate_gateway_errors_are_not_retried_and_leave_the_outcome_unknown(
+@pytest.mark.parametrize("status", [502, 504])
+async def test_gateway_errors_are_not_retried_and_leave_the_outcome_unknown(
     api: respx.MockRouter,
     client: VectorShiftClient,
     fake_time: FakeTime,
+    action: RunAction,
     status: int,
-    message: str,
 ) -> None:
-    route = api.post(TERMINATE_PATH, name="terminate").respond(
+    message = {502: "Bad Gateway", 504: "Gateway Timeout"}[status]
+    route = api.post(action_path(action), name=str(action)).respond(
         status, html="<html><body><h1>" + message + "</h1></body></html>"
     )
 
     with pytest.raises(ServerError) as caught:
-        await terminate(client)
+        await act(client, action)
 
     assert route.call_count == 1
     assert fake_time.sleeps == []
@@ -206,59 +267,64 @@ async def test_terminate_gateway_errors_are_not_retried_and_leave_the_outcome_un
     assert caught.value.outcome_known is False
 
 
-async def test_terminate_401_raises_auth_error_with_the_api_message(
-    api: respx.MockRouter, client: VectorShiftClient
+async def test_401_raises_auth_error_with_the_api_message(
+    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
 ) -> None:
-    api.post(TERMINATE_PATH, name="terminate").respond(401, json={"error": "Invalid API key"})
+    api.post(action_path(action), name=str(action)).respond(401, json={"error": "Invalid API key"})
 
     with pytest.raises(AuthError) as caught:
-        await terminate(client)
+        await act(client, action)
 
     assert str(caught.value) == "HTTP 401: Invalid API key"
     assert caught.value.api_status is None
+    assert caught.value.outcome_known is True
 
 
-async def test_terminate_403_with_html_page_raises_auth_error(
-    api: respx.MockRouter, client: VectorShiftClient
+async def test_403_with_html_page_raises_auth_error(
+    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
 ) -> None:
-    api.post(TERMINATE_PATH, name="terminate").respond(403, html="<h1>Forbidden</h1>")
+    api.post(action_path(action), name=str(action)).respond(403, html="<h1>Forbidden</h1>")
 
     with pytest.raises(AuthError) as caught:
-        await terminate(client)
+        await act(client, action)
 
     assert str(caught.value) == "HTTP 403: Forbidden"
 
 
-async def test_terminate_404_raises_not_found(
-    api: respx.MockRouter, client: VectorShiftClient
+async def test_404_raises_not_found(
+    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
 ) -> None:
-    api.post(TERMINATE_PATH, name="terminate").respond(404, json={"error": "Pipeline not found"})
+    api.post(action_path(action), name=str(action)).respond(
+        404, json={"error": "Pipeline not found"}
+    )
 
     with pytest.raises(NotFoundError) as caught:
-        await terminate(client)
+        await act(client, action)
 
     assert str(caught.value) == "HTTP 404: Pipeline not found"
+    assert caught.value.outcome_known is True
 
 
-async def test_terminate_unlisted_4xx_raises_bad_request(
-    api: respx.MockRouter, client: VectorShiftClient
+async def test_unlisted_4xx_raises_bad_request(
+    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
 ) -> None:
-    api.post(TERMINATE_PATH, name="terminate").respond(409, text="conflict: run is stopping")
+    api.post(action_path(action), name=str(action)).respond(409, text="conflict: run is stopping")
 
     with pytest.raises(BadRequestError) as caught:
-        await terminate(client)
+        await act(client, action)
 
     assert str(caught.value) == "HTTP 409: conflict: run is stopping"
 
 
-@pytest.mark.parametrize(("jitter", "expected_delay"), [(0.0, 0.25), (0.5, 0.5), (0.9, 0.7)])
-async def test_terminate_429_then_success_retries_after_a_jittered_backoff(
+@pytest.mark.parametrize("backoff", [(0.0, 0.25), (0.5, 0.5), (0.9, 0.7)], ids=str)
+async def test_429_then_success_retries_after_a_jittered_backoff(
     api: respx.MockRouter,
     http: httpx.AsyncClient,
     fake_time: FakeTime,
-    jitter: float,
-    expected_delay: float,
+    action: RunAction,
+    backoff: tuple[float, float],
 ) -> None:
+    jitter, expected_delay = backoff
     client = VectorShiftClient(
         http,
         base_url=BASE,
@@ -267,26 +333,26 @@ async def test_terminate_429_then_success_retries_after_a_jittered_backoff(
         jitter=lambda: jitter,
         clock=fake_time.clock,
     )
-    route = api.post(TERMINATE_PATH, name="terminate").mock(
+    route = api.post(action_path(action), name=str(action)).mock(
         side_effect=[httpx.Response(429), httpx.Response(200, json={"status": "success"})]
     )
 
-    result = await terminate(client)
+    result = await act(client, action)
 
-    assert result == TerminateResult(http_status=200, api_status="success", attempts=2)
+    assert result == ActionResult(action, http_status=200, api_status="success", attempts=2)
     assert route.call_count == 2
     assert fake_time.sleeps == [pytest.approx(expected_delay)]
 
 
-async def test_terminate_429_three_times_raises_rate_limit_after_three_sends(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime
+async def test_429_three_times_raises_rate_limit_after_three_sends(
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
 ) -> None:
-    route = api.post(TERMINATE_PATH, name="terminate").respond(
+    route = api.post(action_path(action), name=str(action)).respond(
         429, json={"error": "Rate limit exceeded"}
     )
 
     with pytest.raises(RateLimitError) as caught:
-        await terminate(client)
+        await act(client, action)
 
     assert route.call_count == 3
     assert fake_time.sleeps == [0.5, 1.0]
@@ -295,55 +361,71 @@ async def test_terminate_429_three_times_raises_rate_limit_after_three_sends(
     assert caught.value.outcome_known is True
 
 
-async def test_terminate_429_waits_at_least_the_servers_retry_after(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime
+async def test_429_waits_at_least_the_servers_retry_after(
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
 ) -> None:
-    api.post(TERMINATE_PATH, name="terminate").mock(
+    api.post(action_path(action), name=str(action)).mock(
         side_effect=[
             httpx.Response(429, headers={"Retry-After": "2"}),
             httpx.Response(200, json={"status": "success"}),
         ]
     )
 
-    result = await terminate(client)
+    result = await act(client, action)
 
     assert result.attempts == 2
     assert fake_time.sleeps == [2.0]
 
 
-async def test_terminate_429_whose_retry_after_exceeds_the_deadline_is_raised_at_once(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime
+async def test_429_whose_retry_after_exceeds_the_deadline_is_raised_at_once(
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
 ) -> None:
-    route = api.post(TERMINATE_PATH, name="terminate").respond(429, headers={"Retry-After": "30"})
+    route = api.post(action_path(action), name=str(action)).respond(
+        429, headers={"Retry-After": "30"}
+    )
 
     with pytest.raises(RateLimitError) as caught:
-        await terminate(client, deadline_s=10.0)
+        await act(client, action, deadline_s=10.0)
 
     assert route.call_count == 1
     assert fake_time.sleeps == []
     assert caught.value.retry_after == 30.0
 
 
-async def test_terminate_503_then_success_is_retried(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime
+async def test_503_then_success_is_retried(
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
 ) -> None:
-    api.post(TERMINATE_PATH, name="terminate").mock(
+    api.post(action_path(action), name=str(action)).mock(
         side_effect=[
             httpx.Response(503, text="Service Unavailable"),
             httpx.Response(200, json={"status": "success"}),
         ]
     )
 
-    result = await terminate(client)
+    result = await act(client, action)
 
-    assert result == TerminateResult(http_status=200, api_status="success", attempts=2)
+    assert result == ActionResult(action, http_status=200, api_status="success", attempts=2)
     assert fake_time.sleeps == [0.5]
 
 
-async def test_terminate_connect_error_is_retried_then_succeeds(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime
+async def test_503_three_times_raises_server_error_after_three_sends(
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
 ) -> None:
-    route = api.post(TERMINATE_PATH, name="terminate").mock(
+    route = api.post(action_path(action), name=str(action)).respond(503, text="Service Unavailable")
+
+    with pytest.raises(ServerError) as caught:
+        await act(client, action)
+
+    assert route.call_count == 3
+    assert fake_time.sleeps == [0.5, 1.0]
+    assert str(caught.value) == "HTTP 503: Service Unavailable"
+    assert caught.value.outcome_known is True
+
+
+async def test_connect_error_is_retried_then_succeeds(
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
+) -> None:
+    route = api.post(action_path(action), name=str(action)).mock(
         side_effect=[
             httpx.ConnectError("connection refused"),
             httpx.ConnectTimeout("connect timed out"),
@@ -351,22 +433,22 @@ async def test_terminate_connect_error_is_retried_then_succeeds(
         ]
     )
 
-    result = await terminate(client)
+    result = await act(client, action)
 
-    assert result == TerminateResult(http_status=200, api_status="success", attempts=3)
+    assert result == ActionResult(action, http_status=200, api_status="success", attempts=3)
     assert route.call_count == 3
     assert fake_time.sleeps == [0.5, 1.0]
 
 
-async def test_terminate_that_never_connects_raises_not_sent_with_known_outcome(
-    api: respx.MockRouter, client: VectorShiftClient
+async def test_an_action_that_never_connects_raises_not_sent_with_known_outcome(
+    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
 ) -> None:
-    route = api.post(TERMINATE_PATH, name="terminate").mock(
+    route = api.post(action_path(action), name=str(action)).mock(
         side_effect=httpx.ConnectError("connection refused")
     )
 
     with pytest.raises(NotSentError) as caught:
-        await terminate(client)
+        await act(client, action)
 
     assert route.call_count == 3
     assert caught.value.outcome_known is True
@@ -375,122 +457,135 @@ async def test_terminate_that_never_connects_raises_not_sent_with_known_outcome(
     )
 
 
-async def test_terminate_read_timeout_is_not_retried_and_leaves_the_outcome_unknown(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime
+async def test_read_timeout_is_not_retried_and_leaves_the_outcome_unknown(
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
 ) -> None:
-    route = api.post(TERMINATE_PATH, name="terminate").mock(
+    route = api.post(action_path(action), name=str(action)).mock(
         side_effect=httpx.ReadTimeout("timed out")
     )
 
     with pytest.raises(DeadlineExceededError) as caught:
-        await terminate(client)
+        await act(client, action)
 
     assert route.call_count == 1
     assert fake_time.sleeps == []
     assert caught.value.outcome_known is False
+    assert caught.value.waited_s == 0.0
+    assert str(caught.value) == "VectorShift did not answer within 0 s (ReadTimeout: timed out)"
 
 
-async def test_terminate_connection_dropped_mid_request_is_not_retried(
-    api: respx.MockRouter, client: VectorShiftClient
+async def test_connection_dropped_mid_request_is_not_retried(
+    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
 ) -> None:
-    route = api.post(TERMINATE_PATH, name="terminate").mock(
+    route = api.post(action_path(action), name=str(action)).mock(
         side_effect=httpx.RemoteProtocolError("Server disconnected without sending a response.")
     )
 
-    with pytest.raises(DeadlineExceededError) as caught:
-        await terminate(client)
+    with pytest.raises(ConnectionLostError) as caught:
+        await act(client, action)
 
     assert route.call_count == 1
+    assert isinstance(caught.value, DeadlineExceededError)
     assert caught.value.outcome_known is False
+    assert caught.value.waited_s == 0.0
+    assert str(caught.value) == (
+        "the connection to VectorShift broke mid-request "
+        "(RemoteProtocolError: Server disconnected without sending a response.)"
+    )
 
 
-async def test_terminate_stops_when_the_deadline_cannot_fit_the_backoff(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime
+async def test_retrying_stops_when_the_deadline_cannot_fit_the_backoff(
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
 ) -> None:
-    route = api.post(TERMINATE_PATH, name="terminate").respond(503)
+    route = api.post(action_path(action), name=str(action)).respond(503)
 
     with pytest.raises(ServerError) as caught:
-        await terminate(client, deadline_s=0.6)
+        await act(client, action, deadline_s=0.6)
 
     assert route.call_count == 1
     assert fake_time.sleeps == []
     assert caught.value.status_code == 503
 
 
-async def test_terminate_retries_only_as_often_as_the_deadline_allows(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime
+async def test_retries_only_as_often_as_the_deadline_allows(
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
 ) -> None:
-    route = api.post(TERMINATE_PATH, name="terminate").mock(
+    route = api.post(action_path(action), name=str(action)).mock(
         side_effect=httpx.ConnectError("connection refused")
     )
 
     with pytest.raises(NotSentError):
-        await terminate(client, deadline_s=1.0)
+        await act(client, action, deadline_s=1.0)
 
     assert route.call_count == 2
     assert fake_time.sleeps == [0.5]
 
 
-async def test_terminate_gives_up_when_the_server_outlives_the_wall_clock_deadline(
-    http: httpx.AsyncClient,
-) -> None:
-    never = asyncio.Event()
-    received: list[httpx.Request] = []
-
-    async def hang(request: httpx.Request) -> httpx.Response:
-        received.append(request)
-        await never.wait()
-        return httpx.Response(200, json={"status": "success"})
-
-    client = VectorShiftClient(http, base_url=BASE, api_key=KEY)
-    # respx counts a call only once its side effect returns, and this one never does: the side
-    # effect counts instead, and assert_all_called cannot apply.
-    with respx.mock(base_url=BASE, assert_all_called=False) as router:
-        router.post(TERMINATE_PATH, name="terminate").mock(side_effect=hang)
-
-        with pytest.raises(DeadlineExceededError) as caught:
-            await terminate(client, deadline_s=0.05)
-
-    assert len(received) == 1
-    assert caught.value.outcome_known is False
-    assert str(caught.value) == (
-        "VectorShift did not answer within 0.05 s, the time left before the deadline"
-    )
-
-
 @pytest.mark.parametrize("deadline_s", [0.0, -1.0, float("nan"), float("inf")])
-async def test_terminate_refuses_a_deadline_that_is_not_a_positive_number(
-    api: respx.MockRouter, client: VectorShiftClient, deadline_s: float
+async def test_a_deadline_that_is_not_a_positive_number_is_refused(
+    api: respx.MockRouter, client: VectorShiftClient, action: RunAction, deadline_s: float
 ) -> None:
     with pytest.raises(ValueError, match="deadline_s must be a positive number"):
-        await terminate(client, deadline_s=deadline_s)
+        await act(client, action, deadline_s=deadline_s)
 
     assert api.calls.call_count == 0
 
 
 @pytest.mark.parametrize(
-    ("pipeline_id", "raw_path"),
+    ("pipeline_id", "raw_segment"),
     [
-        ("a/b", b"/v1/pipeline/a%2Fb/terminate"),
-        ("a?b=c#d", b"/v1/pipeline/a%3Fb%3Dc%23d/terminate"),
-        ("..", b"/v1/pipeline/%2E%2E/terminate"),
-        (".", b"/v1/pipeline/%2E/terminate"),
-        ("../../admin", b"/v1/pipeline/..%2F..%2Fadmin/terminate"),
-        ("Nightly ETL", b"/v1/pipeline/Nightly%20ETL/terminate"),
-        ("100%", b"/v1/pipeline/100%25/terminate"),
+        ("a/b", b"a%2Fb"),
+        ("a?b=c#d", b"a%3Fb%3Dc%23d"),
+        ("..", b"%2E%2E"),
+        (".", b"%2E"),
+        ("../../admin", b"..%2F..%2Fadmin"),
+        ("Nightly ETL", b"Nightly%20ETL"),
+        ("100%", b"100%25"),
     ],
 )
-async def test_terminate_encodes_the_pipeline_id_as_one_path_segment(
-    api: respx.MockRouter, client: VectorShiftClient, pipeline_id: str, raw_path: bytes
+async def test_the_pipeline_id_is_encoded_as_one_path_segment(
+    api: respx.MockRouter,
+    client: VectorShiftClient,
+    action: RunAction,
+    pipeline_id: str,
+    raw_segment: bytes,
 ) -> None:
     route = api.route(method="POST", name="any_post").respond(200, json={"status": "success"})
 
-    await client.terminate_run(pipeline_id=pipeline_id, run_id=RUN, deadline_s=5.0)
+    await act(client, action, 5.0, pipeline_id=pipeline_id)
 
-    assert route.calls.last.request.url.raw_path == raw_path
+    expected = b"/v1/pipeline/" + raw_segment + b"/" + action.value.encode()
+    assert route.calls.last.request.url.raw_path == expected
 
 
-async def test_terminate_with_undecodable_body_raises_no_httpx_exception() -> None:
+async def test_a_hostile_run_id_travels_only_in_the_json_body(
+    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
+) -> None:
+    run_id = '../r 2"}?x#'
+    route = api.route(method="POST", name="any_post").respond(200, json={"status": "success"})
+
+    await act(client, action, 5.0, run_id=run_id)
+
+    request = route.calls.last.request
+    assert request.url.raw_path == f"/v1/pipeline/{PIPELINE}/{action}".encode()
+    assert json.loads(request.content) == action_body(action, run_id)
+
+
+@pytest.mark.parametrize(("pipeline_id", "run_id"), [("", RUN), (PIPELINE, "")])
+async def test_an_empty_id_is_refused_without_calling_the_api(
+    api: respx.MockRouter,
+    client: VectorShiftClient,
+    action: RunAction,
+    pipeline_id: str,
+    run_id: str,
+) -> None:
+    with pytest.raises(ValueError, match="must not be empty"):
+        await act(client, action, 5.0, pipeline_id=pipeline_id, run_id=run_id)
+
+    assert api.calls.call_count == 0
+
+
+async def test_an_undecodable_body_raises_no_httpx_exception(action: RunAction) -> None:
     # respx decodes mocked bodies itself, so a bad gzip body needs httpx's own MockTransport.
     def bad_gzip(request: httpx.Request) -> httpx.Response:
         return httpx.Response(
@@ -503,7 +598,7 @@ async def test_terminate_with_undecodable_body_raises_no_httpx_exception() -> No
         client = VectorShiftClient(http, base_url=BASE, api_key=KEY)
 
         with pytest.raises(OperationFailedError) as caught:
-            await terminate(client)
+            await act(client, action)
 
     assert caught.value.status_code == 200
     assert caught.value.outcome_known is False
@@ -541,6 +636,42 @@ async def test_run_status_maps_each_value_and_keeps_it_verbatim(
     result = await client.run_status(pipeline_id=PIPELINE, run_id=RUN)
 
     assert result == RunStatus(state=state, status=status, error=None, http_status=200)
+
+
+@pytest.mark.parametrize(
+    ("status", "paused", "active_unpaused"),
+    [
+        ("paused", True, False),
+        ("PAUSED", True, False),
+        ("running", False, True),
+        ("in_progress", False, True),
+        ("queued", False, True),
+        ("completed", False, False),
+        ("cancelled", False, False),
+        ("paused-ish", False, False),
+    ],
+)
+async def test_run_status_tells_paused_from_active_and_unpaused(
+    api: respx.MockRouter,
+    client: VectorShiftClient,
+    status: str,
+    paused: bool,
+    active_unpaused: bool,
+) -> None:
+    api.get(STATUS_PATH, name="status").respond(200, json={"task_id": RUN, "status": status})
+
+    result = await client.run_status(pipeline_id=PIPELINE, run_id=RUN)
+
+    assert (result.is_paused, result.is_active_unpaused) == (paused, active_unpaused)
+
+
+@pytest.mark.parametrize(
+    "state", [RunState.UNKNOWN, RunState.NOT_FOUND, RunState.UNAVAILABLE, RunState.FINISHED]
+)
+def test_only_an_active_run_can_be_paused_or_active(state: RunState) -> None:
+    status = RunStatus(state, "paused")
+
+    assert (status.is_paused, status.is_active_unpaused) == (False, False)
 
 
 async def test_run_status_keeps_the_runs_error_text(
@@ -786,13 +917,11 @@ async def test_resolve_pipeline_refuses_a_blank_name_without_calling_the_api(
     assert api.calls.call_count == 0
 
 
-async def test_an_empty_id_never_becomes_an_empty_path_segment(
+async def test_an_empty_run_id_never_becomes_an_empty_status_path_segment(
     api: respx.MockRouter, client: VectorShiftClient
 ) -> None:
     with pytest.raises(ValueError, match="must not be empty"):
         await client.run_status(pipeline_id=PIPELINE, run_id="")
-    with pytest.raises(ValueError, match="must not be empty"):
-        await client.terminate_run(pipeline_id="", run_id=RUN, deadline_s=5.0)
 
     assert api.calls.call_count == 0
 
@@ -847,7 +976,7 @@ async def test_the_api_key_never_appears_in_an_error(
     client: VectorShiftClient,
     effect: httpx.Response | Exception,
 ) -> None:
-    api.post(TERMINATE_PATH, name="terminate").mock(side_effect=[effect] * 3)
+    api.post(action_path(RunAction.TERMINATE), name="terminate").mock(side_effect=[effect] * 3)
 
     with pytest.raises(VectorShiftError) as caught:
         await terminate(client)
@@ -879,7 +1008,7 @@ def test_a_key_that_cannot_go_in_a_header_is_refused_without_echoing_it(
 async def test_error_text_from_a_body_is_cleaned_and_truncated(
     api: respx.MockRouter, client: VectorShiftClient
 ) -> None:
-    api.post(TERMINATE_PATH, name="terminate").respond(
+    api.post(action_path(RunAction.TERMINATE), name="terminate").respond(
         400, json={"status": "failed", "error": "\x1b[31mboom\r\n\u202e" + "x" * 5000}
     )
 
@@ -921,7 +1050,9 @@ async def test_an_unexpected_redirect_raises_a_plain_api_error(
 async def test_a_huge_html_error_page_becomes_a_one_line_message(
     api: respx.MockRouter, client: VectorShiftClient
 ) -> None:
-    api.post(TERMINATE_PATH, name="terminate").respond(502, html="<p>" + "x" * 3_000_000)
+    api.post(action_path(RunAction.TERMINATE), name="terminate").respond(
+        502, html="<p>" + "x" * 3_000_000
+    )
 
     with pytest.raises(ServerError) as caught:
         await terminate(client)
@@ -933,7 +1064,7 @@ async def test_a_body_beyond_the_size_cap_is_cut_off_not_read_whole(
     api: respx.MockRouter, client: VectorShiftClient
 ) -> None:
     padded = '{"status": "success", "pad": "' + "x" * MAX_BODY_BYTES + '"}'
-    api.post(TERMINATE_PATH, name="terminate").respond(200, text=padded)
+    api.post(action_path(RunAction.TERMINATE), name="terminate").respond(200, text=padded)
 
     with pytest.raises(OperationFailedError) as caught:
         await terminate(client)

@@ -31,6 +31,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.vectorshift import RunAction, RunState, VectorShiftClient
 from devkit.fakes import (
     FakeServer,
     FakeSlack,
@@ -694,6 +695,270 @@ def test_wait_for_terminate_blocks_a_sync_test_until_the_call_arrives():
 
     assert (call.pipeline_id, call.run_id) == (PIPELINE, RUN)
     assert vectorshift.run_status(PIPELINE, RUN) == "cancelled"
+
+
+# -- FakeVectorShift: pause and resume ---------------------------------------------------------
+
+
+PAUSE_ANSWERS: list[tuple[RunScript, int, dict[str, str], str]] = [
+    (RunScript.SUCCEEDS, 200, {"status": "success"}, "paused"),
+    (
+        RunScript.PAUSE_FAILED_200,
+        200,
+        {"status": "failed", "error": "run could not be paused"},
+        "running",
+    ),
+    (RunScript.PAUSE_TIMES_OUT, 200, {"status": "success"}, "paused"),
+    (RunScript.FINISHES_ON_PAUSE, 200, {"status": "success"}, "completed"),
+    (RunScript.KEEPS_RUNNING, 200, {"status": "success"}, "running"),
+    (
+        RunScript.ALREADY_FINISHED,
+        400,
+        {"status": "failed", "error": "run is not active"},
+        "completed",
+    ),
+    (RunScript.FAILS, 200, {"status": "success"}, "paused"),
+]
+"""Per script: pause's HTTP status and body, then the status a poll reports (hang_s=0.05).
+
+FAILS stands for the terminate-only scripts: they leave pause alone."""
+
+
+@pytest.mark.parametrize("case", PAUSE_ANSWERS, ids=[c[0].value for c in PAUSE_ANSWERS])
+async def test_each_run_script_answers_pause_and_then_status(
+    vectorshift: FakeVectorShift,
+    vs_http: httpx.AsyncClient,
+    case: tuple[RunScript, int, dict[str, str], str],
+):
+    script, http_status, body, status_after = case
+    vectorshift.add_run(PIPELINE, RUN, script)
+
+    paused = await vs_http.post(f"/pipeline/{PIPELINE}/pause", json={"run_id": RUN})
+    status = await vs_http.get(f"/pipeline/{PIPELINE}/run/status/{RUN}")
+
+    assert (paused.status_code, paused.json()) == (http_status, body)
+    assert (status.status_code, status.json()) == (200, {"task_id": RUN, "status": status_after})
+
+
+async def test_resume_gives_a_paused_run_back_its_status_and_both_calls_are_recorded(
+    vectorshift: FakeVectorShift, vs_http: httpx.AsyncClient
+):
+    vectorshift.add_run(PIPELINE, RUN, status="in_progress")
+
+    paused = await vs_http.post(f"/pipeline/{PIPELINE}/pause", json={"run_id": RUN})
+    while_paused = vectorshift.run_status(PIPELINE, RUN)
+    resumed = await vs_http.post(f"/pipeline/{PIPELINE}/resume", json={"run_ids": [RUN]})
+
+    assert (paused.json(), resumed.json()) == ({"status": "success"}, {"status": "success"})
+    assert (while_paused, vectorshift.run_status(PIPELINE, RUN)) == ("paused", "in_progress")
+    assert [(c.action, c.pipeline_id, c.run_id) for c in vectorshift.action_calls()] == [
+        ("pause", PIPELINE, RUN),
+        ("resume", PIPELINE, RUN),
+    ]
+    assert [c.run_id for c in vectorshift.pause_calls] == [RUN]
+    assert [c.run_id for c in vectorshift.resume_calls] == [RUN]
+    assert vectorshift.terminate_calls == []
+
+
+async def test_a_resumed_run_without_a_known_earlier_status_is_running(
+    vectorshift: FakeVectorShift, vs_http: httpx.AsyncClient
+):
+    vectorshift.add_run(PIPELINE, RUN, status="paused")
+
+    resumed = await vs_http.post(f"/pipeline/{PIPELINE}/resume", json={"run_ids": [RUN]})
+
+    assert resumed.status_code == 200
+    assert vectorshift.run_status(PIPELINE, RUN) == "running"
+
+
+async def test_pausing_a_paused_run_and_resuming_a_running_one_are_400s(
+    vectorshift: FakeVectorShift, vs_http: httpx.AsyncClient
+):
+    vectorshift.add_run(PIPELINE, RUN)
+
+    not_paused = await vs_http.post(f"/pipeline/{PIPELINE}/resume", json={"run_ids": [RUN]})
+    await vs_http.post(f"/pipeline/{PIPELINE}/pause", json={"run_id": RUN})
+    again = await vs_http.post(f"/pipeline/{PIPELINE}/pause", json={"run_id": RUN})
+
+    assert (not_paused.status_code, not_paused.json()) == (
+        400,
+        {"status": "failed", "error": "run is not paused"},
+    )
+    assert (again.status_code, again.json()) == (
+        400,
+        {"status": "failed", "error": "run is already paused"},
+    )
+    assert vectorshift.run_status(PIPELINE, RUN) == "paused"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"run_id": RUN},
+        {"run_ids": RUN},
+        {"run_ids": []},
+        {"run_ids": [RUN, 5]},
+        {"run_ids": [""]},
+        [RUN],
+        "not json",
+    ],
+    ids=["run_id-not-run_ids", "string", "empty", "non-string", "blank", "list-body", "text"],
+)
+async def test_a_resume_without_an_array_of_run_ids_is_a_400_and_still_recorded(
+    vectorshift: FakeVectorShift, vs_http: httpx.AsyncClient, body: object
+):
+    vectorshift.add_run(PIPELINE, RUN, status="paused")
+    content = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+
+    answer = await vs_http.post(f"/pipeline/{PIPELINE}/resume", content=content)
+
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {"status": "failed", "error": "run_ids must be a non-empty array of run ids"},
+    )
+    assert [(c.action, c.run_id) for c in vectorshift.resume_calls] == [("resume", "")]
+    assert vectorshift.run_status(PIPELINE, RUN) == "paused"
+
+
+@pytest.mark.parametrize("body", [{"run_ids": [RUN]}, {"run_id": ""}, {}], ids=str)
+async def test_a_pause_without_a_run_id_is_a_400(vs_http: httpx.AsyncClient, body: object):
+    answer = await vs_http.post(f"/pipeline/{PIPELINE}/pause", json=body)
+
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {"status": "failed", "error": "run_id is required"},
+    )
+
+
+async def test_a_resume_naming_two_runs_resumes_both_and_records_each(
+    vectorshift: FakeVectorShift, vs_http: httpx.AsyncClient
+):
+    other = "77bb00cc11dd22ee33ff4400"
+    vectorshift.add_run(PIPELINE, RUN, status="paused")
+    vectorshift.add_run(PIPELINE, other, status="paused")
+
+    answer = await vs_http.post(f"/pipeline/{PIPELINE}/resume", json={"run_ids": [RUN, other]})
+
+    assert answer.json() == {"status": "success"}
+    assert [c.run_id for c in vectorshift.resume_calls] == [RUN, other]
+    assert vectorshift.run_status(PIPELINE, RUN) == vectorshift.run_status(PIPELINE, other)
+    assert vectorshift.run_status(PIPELINE, other) == "running"
+
+
+async def test_a_run_that_finishes_while_paused_cannot_be_resumed(
+    vectorshift: FakeVectorShift, vs_http: httpx.AsyncClient
+):
+    vectorshift.add_run(PIPELINE, RUN)
+    await vs_http.post(f"/pipeline/{PIPELINE}/pause", json={"run_id": RUN})
+
+    vectorshift.finish(PIPELINE, RUN)
+    status = await vs_http.get(f"/pipeline/{PIPELINE}/run/status/{RUN}")
+    resumed = await vs_http.post(f"/pipeline/{PIPELINE}/resume", json={"run_ids": [RUN]})
+
+    assert status.json() == {"task_id": RUN, "status": "completed"}
+    assert (resumed.status_code, resumed.json()) == (
+        400,
+        {"status": "failed", "error": "run is not active"},
+    )
+
+
+def test_finish_accepts_only_a_finished_status(vectorshift: FakeVectorShift):
+    vectorshift.add_run(PIPELINE, RUN)
+
+    vectorshift.finish(PIPELINE, RUN, status="failed")
+    with pytest.raises(ValueError, match="'paused' is not a finished status"):
+        vectorshift.finish(PIPELINE, RUN, status="paused")
+
+    assert vectorshift.run_status(PIPELINE, RUN) == "failed"
+
+
+async def test_terminate_stops_a_paused_run(
+    vectorshift: FakeVectorShift, vs_http: httpx.AsyncClient
+):
+    vectorshift.add_run(PIPELINE, RUN, status="paused")
+
+    answer = await vs_http.post(f"/pipeline/{PIPELINE}/terminate", json={"run_id": RUN})
+
+    assert answer.json() == {"status": "success"}
+    assert vectorshift.run_status(PIPELINE, RUN) == "cancelled"
+
+
+async def test_a_hanging_pause_leaves_the_run_running_when_the_client_gives_up(
+    vectorshift: FakeVectorShift, vs_http: httpx.AsyncClient
+):
+    vectorshift.hang_s = 5.0
+    vectorshift.add_run(PIPELINE, RUN, RunScript.PAUSE_TIMES_OUT)
+
+    with pytest.raises(httpx.ReadTimeout):
+        await vs_http.post(f"/pipeline/{PIPELINE}/pause", json={"run_id": RUN}, timeout=0.1)
+    status = await vs_http.get(f"/pipeline/{PIPELINE}/run/status/{RUN}")
+
+    assert status.json()["status"] == "running"
+    assert len(vectorshift.pause_calls) == 1
+
+
+async def test_injections_for_pause_and_resume_apply_to_their_endpoint_only(
+    vectorshift: FakeVectorShift, vs_http: httpx.AsyncClient
+):
+    vectorshift.add_run(PIPELINE, RUN)
+    vectorshift.inject("pause", 429, {"status": "failed", "error": "rate limited"})
+    vectorshift.inject("resume", 503, "Service Unavailable")
+
+    limited = await vs_http.post(f"/pipeline/{PIPELINE}/pause", json={"run_id": RUN})
+    paused = await vs_http.post(f"/pipeline/{PIPELINE}/pause", json={"run_id": RUN})
+    unavailable = await vs_http.post(f"/pipeline/{PIPELINE}/resume", json={"run_ids": [RUN]})
+    resumed = await vs_http.post(f"/pipeline/{PIPELINE}/resume", json={"run_ids": [RUN]})
+
+    assert [limited.status_code, paused.status_code] == [429, 200]
+    assert (unavailable.status_code, unavailable.text) == (503, "Service Unavailable")
+    assert resumed.json() == {"status": "success"}
+
+
+async def test_a_bad_key_is_401_and_the_pause_is_still_recorded(vectorshift: FakeVectorShift):
+    vectorshift.add_run(PIPELINE, RUN)
+    async with httpx.AsyncClient(base_url=vectorshift.base_url) as client:
+        answer = await client.post(
+            f"/pipeline/{PIPELINE}/pause",
+            json={"run_id": RUN},
+            headers={"Authorization": "Bearer wrong"},
+        )
+
+    assert (answer.status_code, answer.json()) == (401, {"error": "Invalid API key"})
+    assert [(c.action, c.run_id) for c in vectorshift.pause_calls] == [("pause", RUN)]
+    assert vectorshift.run_status(PIPELINE, RUN) == "running"
+
+
+async def test_async_wait_for_action_matches_the_action_not_just_the_run(
+    vectorshift: FakeVectorShift, vs_http: httpx.AsyncClient
+):
+    vectorshift.add_run(PIPELINE, RUN)
+    waiting = asyncio.ensure_future(vectorshift.async_wait_for_action("resume", PIPELINE, RUN))
+
+    await vs_http.post(f"/pipeline/{PIPELINE}/pause", json={"run_id": RUN})
+    await vs_http.post(f"/pipeline/{PIPELINE}/resume", json={"run_ids": [RUN]})
+    call = await waiting
+
+    # The pause arrived first: a matcher blind to the action would have returned it.
+    assert (call.action, call.pipeline_id, call.run_id) == ("resume", PIPELINE, RUN)
+    with pytest.raises(TimeoutError):
+        await vectorshift.async_wait_for_terminate(PIPELINE, RUN, timeout=0.05)
+
+
+async def test_the_vectorshift_client_pauses_and_resumes_a_run_on_the_fake(
+    vectorshift: FakeVectorShift,
+):
+    vectorshift.add_run(PIPELINE, RUN)
+    async with httpx.AsyncClient() as http:
+        client = VectorShiftClient(http, base_url=vectorshift.base_url, api_key=API_KEY)
+
+        paused = await client.pause_run(pipeline_id=PIPELINE, run_id=RUN, deadline_s=5)
+        while_paused = await client.run_status(pipeline_id=PIPELINE, run_id=RUN)
+        resumed = await client.resume_run(pipeline_id=PIPELINE, run_id=RUN, deadline_s=5)
+        after = await client.run_status(pipeline_id=PIPELINE, run_id=RUN)
+
+    assert (paused.action, resumed.action) == (RunAction.PAUSE, RunAction.RESUME)
+    assert (while_paused.state, while_paused.is_paused) == (RunState.ACTIVE, True)
+    assert (after.status, after.is_active_unpaused) == ("running", True)
 
 
 # -- signing ----------------------------------------------------------------------------------
