@@ -51,7 +51,7 @@ from typing import Any, Final
 
 import aiohttp
 
-from bot.app import VERIFY_DELAYS_S
+from bot.attempts.context import VERIFY_DELAYS_S
 from bot.slack.ids import CONFIRM_CALLBACK, EVENTS_PATH, REASON_ACTION, REASON_BLOCK
 from devkit.fakes.slack_api import FakeSlack
 from devkit.fakes.vectorshift_api import FakeVectorShift

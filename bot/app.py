@@ -17,7 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -27,6 +27,9 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.attempts import upkeep
+from bot.attempts.context import VERIFY_DELAYS_S, AttemptContext
+from bot.attempts.execute import Execution
 from bot.audit.db import Database
 from bot.audit.repository import AuditRepository
 from bot.config import Settings
@@ -34,11 +37,11 @@ from bot.errors import BotError
 from bot.metrics import Metrics
 from bot.policy_store import PolicyStore
 from bot.slack import register
-from bot.slack.delivery import Delivery
+from bot.slack.delivery import CHANNEL_INTERVAL_S, Delivery
 from bot.slack.deps import Deps, Gate
 from bot.slack.directory import Directory
+from bot.slack.error_handler import report
 from bot.tasks import TaskSupervisor
-from bot.terminate import Execution, TerminateService
 from bot.transport import VectorShiftTransport
 from bot.vectorshift import VectorShiftClient, default_timeout
 from bot.web import AlertsEndpoint, Router, TokenBucket
@@ -52,8 +55,6 @@ OPENING_LIMIT = 64
 2 cores, a queue of 64 is ~1.6 s, so later ones could miss Slack's 3-second trigger window and
 are answered "busy" instead."""
 SLACK_TIMEOUT_S = 10
-VERIFY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0)
-"""Pauses before each verification poll after a terminate (SPEC §4.3)."""
 
 
 class StartupError(BotError):
@@ -70,6 +71,7 @@ class Runtime:
     deps: Deps
     database: Database
     repository: AuditRepository
+    attempts: AttemptContext
     policy: PolicyStore
     tasks: TaskSupervisor
     metrics: Metrics
@@ -95,10 +97,35 @@ def _vectorshift_hooks(metrics: Metrics) -> dict[str, list[Callable[..., Awaitab
     return {"request": [on_request], "response": [on_response]}
 
 
+class _CountedTransport(httpx.AsyncBaseTransport):
+    """Counts the VectorShift calls that got no answer at all (`status="error"`).
+
+    httpx's event hooks see only responses; a timeout, a refused connection or the deadline
+    cancelling a call would otherwise leave no trace in `/metrics`.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, metrics: Metrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self._inner.handle_async_request(request)
+        except (httpx.TransportError, asyncio.CancelledError):
+            self._metrics.vectorshift_requests_total.labels(
+                operation=_operation(request), status="error"
+            ).inc()
+            raise
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 def _operation(request: httpx.Request) -> str:
     path = request.url.path
-    if path.endswith("/terminate"):
-        return "terminate"
+    for action in ("terminate", "pause", "resume"):
+        if path.endswith(f"/{action}"):
+            return action
     if "/run/status/" in path:
         return "run_status"
     return "pipeline_lookup"
@@ -127,6 +154,9 @@ async def open_runtime(
     opening_limit: int = OPENING_LIMIT,
     periodic: bool = True,
     socket_mode: bool = False,
+    channel_interval_s: float = CHANNEL_INTERVAL_S,
+    heartbeat_s: float = upkeep.HEARTBEAT_INTERVAL_S,
+    heartbeat_lapse_s: float = upkeep.HEARTBEAT_LAPSE_S,
 ) -> AsyncIterator[Runtime]:
     """Build the runtime, start its periodic jobs, and tear everything down on exit.
 
@@ -140,6 +170,10 @@ async def open_runtime(
         opening_limit: confirmation modals acked but not yet open before new ones get "busy".
         periodic: False to skip the periodic jobs (tests that drive them by hand).
         socket_mode: Slack traffic arrives over the WebSocket; `/slack/events` is not served.
+        channel_interval_s: the least time between two posts to one channel.
+        heartbeat_s: how often this instance renews its heartbeat and sweeps for orphans.
+        heartbeat_lapse_s: how old another instance's heartbeat must be before its pending
+            attempts are reconciled.
 
     Raises:
         StartupError: Slack's `auth.test` failed.
@@ -166,7 +200,7 @@ async def open_runtime(
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
         )
         http = httpx.AsyncClient(
-            transport=VectorShiftTransport(),
+            transport=_CountedTransport(VectorShiftTransport(), metrics),
             timeout=default_timeout(),
             event_hooks=_vectorshift_hooks(metrics),
         )
@@ -197,14 +231,13 @@ async def open_runtime(
             hmac_key=settings.audit_hmac_key.get().encode() if settings.audit_hmac_key else None,
             clock=clock,
         )
-        tasks = TaskSupervisor(limit=background_limit, metrics=metrics)
         directory = Directory(
             client,
             team_id=auth.get("team_id"),
             enterprise_id=auth.get("enterprise_id") or None,
             policy=lambda: policy.current,
         )
-        service = TerminateService(
+        attempts = AttemptContext(
             vectorshift=VectorShiftClient(
                 http,
                 base_url=settings.vectorshift_base_url,
@@ -214,7 +247,7 @@ async def open_runtime(
             directory=directory,
             policy=lambda: policy.current,
             base_url=settings.vectorshift_base_url,
-            instance_id=f"{uuid.uuid4().hex[:12]}",
+            instance_id=uuid.uuid4().hex[:16],
             clock=clock,
             sleep=sleep,
             deadline_s=deadline_s,
@@ -226,9 +259,15 @@ async def open_runtime(
             audit_channel=settings.audit_channel,
             metrics=metrics,
             alerts=repository,
+            channel_interval_s=channel_interval_s,
         )
+
+        async def tell_user(exc: BaseException, _name: str, about: object) -> None:
+            await report(exc, about, delivery, client)
+
+        tasks = TaskSupervisor(on_error=tell_user, limit=background_limit, metrics=metrics)
         deps = Deps(
-            service=service,
+            attempts=attempts,
             delivery=delivery,
             directory=directory,
             client=client,
@@ -257,11 +296,16 @@ async def open_runtime(
             for execution in executions:
                 await delivery.announce(execution)
 
-        async def reconcile() -> None:
-            await announce_all(await service.reconcile())
+        lapse = timedelta(seconds=heartbeat_lapse_s)
+
+        async def keep_alive() -> None:
+            # The heartbeat first: an instance must never look dead to itself or others while
+            # it sweeps; then whatever dead instances left pending.
+            await upkeep.heartbeat(attempts)
+            await announce_all(await upkeep.reconcile(attempts, lapse=lapse))
 
         async def sweep() -> None:
-            await service.sweep_abandoned()
+            await upkeep.sweep_abandoned(attempts)
 
         async def checkpoint() -> None:
             count, head = await repository.chain_head()
@@ -271,13 +315,15 @@ async def open_runtime(
             # stat() and, on change, a file read: kept off the event loop.
             await asyncio.to_thread(policy.reload_if_changed)
 
+        await upkeep.heartbeat(attempts)
+        stack.push_async_callback(repository.retire, attempts.instance_id)
         if periodic:
             tasks.spawn(directory.refresh_all(), name="membership_warmup")
-            tasks.spawn(reconcile(), name="reconcile_at_start")
+            tasks.spawn(keep_alive(), name="reconcile_at_start")
+            tasks.every(heartbeat_s, keep_alive, name="heartbeat")
             tasks.every(2.0, reload_policy, name="policy_reload")
             tasks.every(120.0, directory.refresh_all, name="membership_refresh")
             tasks.every(60.0, sweep, name="abandon_sweep")
-            tasks.every(60.0, reconcile, name="reconcile")
             tasks.every(3600.0, checkpoint, name="chain_checkpoint")
         try:
             yield Runtime(
@@ -287,6 +333,7 @@ async def open_runtime(
                 deps=deps,
                 database=database,
                 repository=repository,
+                attempts=attempts,
                 policy=policy,
                 tasks=tasks,
                 metrics=metrics,

@@ -9,9 +9,9 @@ value is data, not permission: it goes through the same parser as typed text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from bot.errors import InvalidFieldError, UsageError
 
@@ -37,104 +37,12 @@ _CLOSE_QUOTES = frozenset({'"', "”", "“"})
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
 
 
-class Outcome(StrEnum):
-    """An attempt's state, valued with SPEC §6's strings."""
+class Action(StrEnum):
+    """What an attempt does to a run (SPEC §4.5), valued with the audit's strings."""
 
-    AWAITING_CONFIRMATION = "awaiting_confirmation"
-    PENDING = "pending"
-    DENIED = "denied"
-    ABANDONED = "abandoned"
-    ALREADY_FINISHED = "already_finished"
-    SUCCEEDED = "succeeded"
-    UNCONFIRMED = "unconfirmed"
-    FAILED = "failed"
-    DUPLICATE = "duplicate"
-
-    @property
-    def is_final(self) -> bool:
-        """True once nothing more will happen to the attempt."""
-        return self not in {Outcome.AWAITING_CONFIRMATION, Outcome.PENDING}
-
-
-class Source(StrEnum):
-    """Where an attempt started."""
-
-    SLASH_COMMAND = "slash_command"
-    BUTTON = "button"
-    RETRY = "retry"
-
-
-AUDIT_FIELDS: tuple[str, ...] = (
-    "id",
-    "request_id",
-    "requested_at",
-    "completed_at",
-    "team_id",
-    "enterprise_id",
-    "user_id",
-    "user_name",
-    "channel_id",
-    "thread_ts",
-    "source",
-    "pipeline_id",
-    "pipeline_name",
-    "run_id",
-    "reason",
-    "rule",
-    "outcome",
-    "http_status",
-    "api_status",
-    "error",
-    "verified_status",
-)
-"""Export columns, in SPEC §6's order."""
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One termination attempt: its audited facts and the server-side context it needs.
-
-    The fields named in `AUDIT_FIELDS` are exported; the rest (`pipeline_ref`, `response_url`,
-    `view_id`, `message_channel`, `message_ts`, `nonce`, `base_url`, `lease_*`,
-    `channel_is_dm`) stay on the server and are never exported or put into Slack payloads.
-    """
-
-    id: str
-    request_id: str
-    requested_at: datetime
-    user_id: str
-    source: Source
-    outcome: Outcome
-    completed_at: datetime | None = None
-    team_id: str | None = None
-    enterprise_id: str | None = None
-    user_name: str | None = None
-    channel_id: str | None = None
-    thread_ts: str | None = None
-    pipeline_id: str | None = None
-    pipeline_name: str | None = None
-    run_id: str | None = None
-    reason: str | None = None
-    rule: str | None = None
-    http_status: int | None = None
-    api_status: str | None = None
-    error: str | None = None
-    verified_status: str | None = None
-    pipeline_ref: str | None = None
-    response_url: str | None = None
-    view_id: str | None = None
-    message_channel: str | None = None
-    message_ts: str | None = None
-    nonce: str | None = None
-    base_url: str | None = None
-    lease_owner: str | None = None
-    lease_until: datetime | None = None
-    channel_is_dm: bool = False
-
-    def audit_record(self) -> dict[str, object]:
-        """The exported view: exactly `AUDIT_FIELDS`, in order, enums as their strings."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {name: values[name] for name in AUDIT_FIELDS}
+    TERMINATE = "terminate"
+    PAUSE = "pause"
+    RESUME = "resume"
 
 
 @dataclass(frozen=True)
@@ -174,6 +82,88 @@ class Where:
 
 
 # ---------------------------------------------------------------------------------------------
+# VectorShift's value types (what `bot.vectorshift` returns)
+
+ACTIVE_STATUSES: Final = frozenset({"in_progress", "running", "queued", "pending", "paused"})
+"""Run statuses meaning the run may still be stopped (SPEC §1), compared case-insensitively."""
+
+FINISHED_STATUSES: Final = frozenset(
+    {"completed", "succeeded", "failed", "cancelled", "terminated", "stopped"}
+)
+"""Run statuses meaning the run is over (SPEC §1), compared case-insensitively."""
+
+PAUSED_STATUS: Final = "paused"
+"""The status of a paused run (SPEC §1); a paused run is still ACTIVE."""
+
+
+class RunState(StrEnum):
+    """What a run status means for acting on it (SPEC §1's vocabulary)."""
+
+    ACTIVE = "active"
+    FINISHED = "finished"
+    UNKNOWN = "unknown"
+    NOT_FOUND = "not_found"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """A run's status as VectorShift reported it.
+
+    Attributes:
+        state: what the status means (§1 vocabulary).
+        status: the status value exactly as the API sent it (control characters removed), or
+            None when there was none.
+        error: the API's error text, cleaned, when it gave one.
+        http_status: the HTTP status of the answer.
+    """
+
+    state: RunState
+    status: str | None
+    error: str | None = None
+    http_status: int | None = None
+
+    @property
+    def is_paused(self) -> bool:
+        """Whether the run is paused: ACTIVE with status `paused` (what a pause waits for)."""
+        return self.state is RunState.ACTIVE and _is_paused(self.status)
+
+    @property
+    def is_active_unpaused(self) -> bool:
+        """Whether the run is ACTIVE and not paused (what a resume waits for)."""
+        return self.state is RunState.ACTIVE and not _is_paused(self.status)
+
+
+def _is_paused(status: str | None) -> bool:
+    return status is not None and status.strip().lower() == PAUSED_STATUS
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A resolved pipeline: its id and, when the API sent it, its name."""
+
+    id: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """A run action (terminate, pause or resume) VectorShift confirmed.
+
+    Attributes:
+        action: which action it was.
+        http_status: the HTTP status of the successful answer.
+        api_status: the body's `status` (always "success" here).
+        attempts: how many times the POST was tried, including connect failures.
+    """
+
+    action: Action
+    http_status: int
+    api_status: str
+    attempts: int
+
+
+# ---------------------------------------------------------------------------------------------
 # Slash command grammar (§4.1)
 
 
@@ -196,12 +186,13 @@ class HelpCommand:
 
 
 @dataclass(frozen=True)
-class TerminateCommand:
-    """`/vs-terminate <pipeline> <run> [reason…]` (also a button's value)."""
+class ActionCommand:
+    """`/vs-terminate <pipeline> <run> [reason…]` (also a button's value): act on one run."""
 
     pipeline: PipelineRef
     run_id: str
     reason: str = ""
+    action: Action = Action.TERMINATE
 
 
 @dataclass(frozen=True)
@@ -227,7 +218,7 @@ class CanICommand:
     pipeline: PipelineRef
 
 
-Command = HelpCommand | TerminateCommand | StatusCommand | HistoryCommand | CanICommand
+Command = HelpCommand | ActionCommand | StatusCommand | HistoryCommand | CanICommand
 
 
 def unescape_slack(text: str) -> str:
@@ -334,10 +325,10 @@ def parse_command(text: str) -> Command:
     reason = text[tokens[1].end :].strip()
     if len(reason) > MAX_REASON_CHARS:
         raise UsageError(f"the reason is longer than {MAX_REASON_CHARS} characters")
-    return TerminateCommand(pipeline=_pipeline(tokens[0]), run_id=_run_id(tokens[1]), reason=reason)
+    return ActionCommand(pipeline=_pipeline(tokens[0]), run_id=_run_id(tokens[1]), reason=reason)
 
 
-def parse_button_value(value: object) -> TerminateCommand:
+def parse_button_value(value: object) -> ActionCommand:
     """Parse a Terminate button's value (`"<pipeline> <run>"`) exactly like typed text.
 
     Raises:
@@ -346,7 +337,7 @@ def parse_button_value(value: object) -> TerminateCommand:
     if not isinstance(value, str):
         raise UsageError("the button carries no pipeline and run")
     command = parse_command(value)
-    if not isinstance(command, TerminateCommand) or command.reason:
+    if not isinstance(command, ActionCommand) or command.reason:
         raise UsageError("the button's value is not `<pipeline> <run>`")
     return command
 

@@ -211,8 +211,6 @@ class Decision:
         who_could: admins, then the `who` of every rule covering this pipeline and channel,
             without the actor, for "ask … instead".
         checks: every rule's check, in file order.
-        pending_pipeline: the pipeline was not known yet; `allowed` then means some rule allows
-            the user here for some pipeline, and the caller must decide again once it is known.
     """
 
     allowed: bool
@@ -223,7 +221,6 @@ class Decision:
     retry_at: datetime | None
     who_could: tuple[str, ...]
     checks: tuple[RuleCheck, ...]
-    pending_pipeline: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,7 +244,7 @@ def decide(
         actor: who asks.
         facts: the actor's groups (and whether they are known), guest and foreign flags.
         pipeline_id: the resolved pipeline id, or None while only a name is known: then only
-            who and channel are judged and `Decision.pending_pipeline` is set.
+            who and channel are judged (the caller decides again once the id is known).
         where: the channel the request came from.
         budget: rule name → times of the actor's counted attempts under that rule in the last
             hour. None when not fetched (the ack path): limits are then not applied.
@@ -256,7 +253,6 @@ def decide(
     Returns:
         The decision, with every rule's check for explanations.
     """
-    pending = pipeline_id is None
     target = None if pipeline_id is None else _pipeline_key(pipeline_id)
     clock = now if now is not None else datetime.now(UTC)
     checks = tuple(
@@ -283,7 +279,6 @@ def decide(
         retry_at=None,
         who_could=who_could,
         checks=checks,
-        pending_pipeline=pending,
     )
     if actor.user_id in policy.admins:
         return replace(

@@ -9,8 +9,10 @@ allowed to create tasks (tests/test_architecture.py enforces it). What it guaran
   caller's context, so the request id `bot.logs` bound for the request is on every record it
   logs (a task spawned outside any request gets a fresh id, so its failure still has one).
 - A task's exception is logged once, with traceback and request id, then handed to `on_error`
-  (which tells the user and must not log the traceback again). `CancelledError` is never
-  caught: a cancelled task ends cancelled.
+  together with what the spawner said the task is `about` (whom to tell); `on_error` tells the
+  user and must not log the traceback again. This is the one error path of background work:
+  nothing wraps a task in a second handler. `CancelledError` is never caught: a cancelled task
+  ends cancelled.
 - At most `limit` tasks run at once. When full, `spawn()` refuses, counts
   `shed_total{reason="queue_full"}` and returns None; the caller tells the user "busy, try again
   in a moment" while that is still true, instead of starting work that would finish too late
@@ -39,8 +41,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ErrorHook = Callable[[BaseException, str], Awaitable[None] | None]
-"""Called with a failed task's exception and name, inside the task's context."""
+ErrorHook = Callable[[BaseException, str, object], Awaitable[None] | None]
+"""Called with a failed task's exception, name and `about`, inside the task's context."""
 
 DEFAULT_LIMIT: Final = 256
 CANCEL_GRACE_S: Final = 5.0
@@ -89,13 +91,14 @@ class TaskSupervisor:
         return self._limit
 
     def spawn(
-        self, coro: Coroutine[object, object, object], *, name: str
+        self, coro: Coroutine[object, object, object], *, name: str, about: object = None
     ) -> asyncio.Task[None] | None:
         """Run `coro` in the background, or refuse it when full or shutting down.
 
         Args:
             coro: the work; it is closed unstarted when refused.
             name: names the task in logs and in the `on_error` call.
+            about: handed to `on_error` if the task fails (e.g. whom to tell, and how).
 
         Returns:
             The task, or None when refused (the caller tells the user to try again).
@@ -108,7 +111,7 @@ class TaskSupervisor:
             logger.warning("refused background task %s: %s", name, reason)
             return None
         # create_task copies the current context, so the caller's request id comes along.
-        task = asyncio.create_task(self._guard(coro, name), name=name)
+        task = asyncio.create_task(self._guard(coro, name, about), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._forget)
         self._count()
@@ -190,7 +193,9 @@ class TaskSupervisor:
             await asyncio.wait(leftovers, timeout=CANCEL_GRACE_S)
         return len(leftovers)
 
-    async def _guard(self, coro: Coroutine[object, object, object], name: str) -> None:
+    async def _guard(
+        self, coro: Coroutine[object, object, object], name: str, about: object
+    ) -> None:
         # This runs inside the task's own copy of the context: binding here cannot leak back
         # into the spawner.
         if logs.current_request_id() is None:
@@ -198,7 +203,7 @@ class TaskSupervisor:
         try:
             await coro
         except Exception as exc:
-            await self._report(exc, name)
+            await self._report(exc, name, about)
 
     async def _repeat(
         self,
@@ -214,14 +219,15 @@ class TaskSupervisor:
                     async with asyncio.timeout(timeout_s):
                         await fn()
                 except Exception as exc:
-                    await self._report(exc, name)
+                    await self._report(exc, name, None)
 
-    async def _report(self, exc: Exception, name: str) -> None:
+    async def _report(self, exc: Exception, name: str, about: object) -> None:
+        # The request id is on the record through the log context (bot.logs).
         logger.error("background task %s failed", name, exc_info=exc)
         if self._on_error is None:
             return
         try:
-            result = self._on_error(exc, name)
+            result = self._on_error(exc, name, about)
             if inspect.isawaitable(result):
                 await result
         except Exception:

@@ -47,12 +47,21 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from enum import StrEnum
 from importlib import metadata
 from typing import Final
 from urllib.parse import quote
 
 import httpx
+
+from bot.domain import (
+    ACTIVE_STATUSES,
+    FINISHED_STATUSES,
+    Action,
+    ActionResult,
+    Pipeline,
+    RunState,
+    RunStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,97 +92,8 @@ MAX_MESSAGE_CHARS: Final = 200
 KEY_CHECK_NAME: Final = "vs-terminate-doctor-key-check"
 """A pipeline name looked up by `check_key`; unknown (404) is the expected, harmless answer."""
 
-PAUSED_STATUS: Final = "paused"
-"""The status of a paused run (SPEC §1); a paused run is still ACTIVE."""
-
-ACTIVE_STATUSES: Final = frozenset({"in_progress", "running", "queued", "pending", "paused"})
-"""Run statuses meaning the run may still be stopped (SPEC §1), compared case-insensitively."""
-
-FINISHED_STATUSES: Final = frozenset(
-    {"completed", "succeeded", "failed", "cancelled", "terminated", "stopped"}
-)
-"""Run statuses meaning the run is over (SPEC §1), compared case-insensitively."""
-
 _UNKNOWN_OUTCOME_STATUSES: Final = frozenset({502, 504, 520, 524})
 """Gateway answers sent after the request may have reached the origin (520/524: Cloudflare)."""
-
-
-# --- public value types -------------------------------------------------------------------------
-
-
-class RunAction(StrEnum):
-    """A POST that acts on one run; the value is the last segment of its path."""
-
-    TERMINATE = "terminate"
-    PAUSE = "pause"
-    RESUME = "resume"
-
-
-class RunState(StrEnum):
-    """What a run status means for terminating it."""
-
-    ACTIVE = "active"
-    FINISHED = "finished"
-    UNKNOWN = "unknown"
-    NOT_FOUND = "not_found"
-    UNAVAILABLE = "unavailable"
-
-
-@dataclass(frozen=True)
-class RunStatus:
-    """A run's status as VectorShift reported it.
-
-    Attributes:
-        state: what the status means (§1 vocabulary).
-        status: the status value exactly as the API sent it (control characters removed), or
-            None when there was none.
-        error: the API's error text, cleaned, when it gave one.
-        http_status: the HTTP status of the answer.
-    """
-
-    state: RunState
-    status: str | None
-    error: str | None = None
-    http_status: int | None = None
-
-    @property
-    def is_paused(self) -> bool:
-        """Whether the run is paused: ACTIVE with status `paused` (what a pause waits for)."""
-        return self.state is RunState.ACTIVE and _is_paused(self.status)
-
-    @property
-    def is_active_unpaused(self) -> bool:
-        """Whether the run is ACTIVE and not paused (what a resume waits for)."""
-        return self.state is RunState.ACTIVE and not _is_paused(self.status)
-
-
-@dataclass(frozen=True)
-class Pipeline:
-    """A resolved pipeline: its id and, when the API sent it, its name."""
-
-    id: str
-    name: str | None
-
-
-@dataclass(frozen=True)
-class ActionResult:
-    """A run action (terminate, pause or resume) VectorShift confirmed.
-
-    Attributes:
-        action: which action it was.
-        http_status: the HTTP status of the successful answer.
-        api_status: the body's `status` (always "success" here).
-        attempts: how many times the POST was tried, including connect failures.
-    """
-
-    action: RunAction
-    http_status: int
-    api_status: str
-    attempts: int
-
-
-TerminateResult = ActionResult
-"""The name `bot.terminate` imports; a terminate's result is an `ActionResult`."""
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -356,13 +276,13 @@ def _build_run_status(base_url: str, *, pipeline_id: str, run_id: str) -> _Reque
     return _Request("GET", url)
 
 
-def _build_action(base_url: str, action: RunAction, *, pipeline_id: str, run_id: str) -> _Request:
+def _build_action(base_url: str, action: Action, *, pipeline_id: str, run_id: str) -> _Request:
     """`POST /pipeline/{id}/{action}`; resume alone takes an array of run ids (SPEC §1)."""
     if not run_id:
         raise ValueError("the run id must not be empty")
     url = f"{base_url}/pipeline/{_segment(pipeline_id)}/{_segment(action.value)}"
     body: dict[str, object] = (
-        {"run_ids": [run_id]} if action is RunAction.RESUME else {"run_id": run_id}
+        {"run_ids": [run_id]} if action is Action.RESUME else {"run_id": run_id}
     )
     return _Request("POST", url, json=body)
 
@@ -502,13 +422,13 @@ def _error_for(reply: _Reply, clean: Cleaner) -> APIError:
 
 
 _DID_WHAT: Final = {
-    RunAction.TERMINATE: "stopped",
-    RunAction.PAUSE: "paused",
-    RunAction.RESUME: "resumed",
+    Action.TERMINATE: "stopped",
+    Action.PAUSE: "paused",
+    Action.RESUME: "resumed",
 }
 
 
-def _parse_action(reply: _Reply, clean: Cleaner, action: RunAction) -> ActionResult:
+def _parse_action(reply: _Reply, clean: Cleaner, action: Action) -> ActionResult:
     """A run action's answer: success is 2xx and `status == "success"`; anything else raises.
 
     The returned `attempts` is 1; the client fills in the real count.
@@ -527,10 +447,6 @@ def _parse_action(reply: _Reply, clean: Cleaner, action: RunAction) -> ActionRes
     else:
         message = _body_message(reply, clean) or f"VectorShift answered status {api_status!r}"
     raise OperationFailedError(reply.status_code, message, api_status)
-
-
-def _is_paused(status: str | None) -> bool:
-    return status is not None and status.strip().lower() == PAUSED_STATUS
 
 
 def _run_state(status: str) -> RunState:
@@ -762,7 +678,7 @@ class VectorShiftClient:
                 it waited), or ConnectionLostError; the run may or may not be stopping.
         """
         return await self._act(
-            RunAction.TERMINATE, pipeline_id=pipeline_id, run_id=run_id, deadline_s=deadline_s
+            Action.TERMINATE, pipeline_id=pipeline_id, run_id=run_id, deadline_s=deadline_s
         )
 
     async def pause_run(self, *, pipeline_id: str, run_id: str, deadline_s: float) -> ActionResult:
@@ -789,7 +705,7 @@ class VectorShiftClient:
                 it waited), or ConnectionLostError; the run may or may not be pausing.
         """
         return await self._act(
-            RunAction.PAUSE, pipeline_id=pipeline_id, run_id=run_id, deadline_s=deadline_s
+            Action.PAUSE, pipeline_id=pipeline_id, run_id=run_id, deadline_s=deadline_s
         )
 
     async def resume_run(self, *, pipeline_id: str, run_id: str, deadline_s: float) -> ActionResult:
@@ -813,7 +729,7 @@ class VectorShiftClient:
                 it waited), or ConnectionLostError; the run may or may not be resuming.
         """
         return await self._act(
-            RunAction.RESUME, pipeline_id=pipeline_id, run_id=run_id, deadline_s=deadline_s
+            Action.RESUME, pipeline_id=pipeline_id, run_id=run_id, deadline_s=deadline_s
         )
 
     async def check_key(self) -> None:
@@ -828,7 +744,7 @@ class VectorShiftClient:
     # --- internals ------------------------------------------------------------------------------
 
     async def _act(
-        self, action: RunAction, *, pipeline_id: str, run_id: str, deadline_s: float
+        self, action: Action, *, pipeline_id: str, run_id: str, deadline_s: float
     ) -> ActionResult:
         """Send one run action until it is answered, retrying only what `_retry_delay` allows.
 

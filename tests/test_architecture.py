@@ -39,7 +39,7 @@ def allow(bot: str = "", third_party: str = "") -> Allowed:
     return Allowed(frozenset(bot.split()), frozenset(third_party.split()))
 
 
-SLACK_LAYER: Final = "errors logs metrics domain policy policy_store terminate tasks slack"
+SLACK_LAYER: Final = "errors logs metrics domain policy policy_store attempts tasks slack"
 
 # Keys: a module path under `bot` ("slack.ids"), or "pkg.*" for a package and everything in it.
 # An exact key beats a "pkg.*" key. "bot" is bot/__init__.py; "migrations.*" is outside `bot/`.
@@ -54,17 +54,21 @@ RULES: Final[dict[str, Allowed]] = {
     "domain": allow("errors"),
     "policy": allow("domain errors policy"),
     "policy_store": allow("domain errors policy"),
-    "vectorshift": allow(third_party="httpx"),
+    # Self-contained but for the value types it returns, which live in `domain`.
+    "vectorshift": allow("domain", "httpx"),
     # The transport under the VectorShift client (httpx API, aiohttp pool); see its docstring.
     "transport": allow(third_party="httpx aiohttp httpx_aiohttp"),
-    "terminate": allow("domain errors policy vectorshift"),
+    # The use cases: VectorShift's value types and errors, never its client's transport.
+    "attempts.*": allow("attempts domain errors policy vectorshift", "cachetools"),
     # tasks: `metrics` for its type only (TYPE_CHECKING); it counts shed work on the instance.
     "tasks": allow("logs metrics"),
-    "audit.*": allow("audit domain errors", "sqlalchemy"),
+    # The audit store implements the use cases' port and appends their lifecycle's changes.
+    "audit.*": allow("audit domain errors attempts.lifecycle", "sqlalchemy"),
     # Decided deviation: the `migrate` command drives Alembic programmatically.
     "audit.migrate": allow("audit domain errors", "sqlalchemy alembic"),
     # aiohttp: slack_sdk's async clients raise aiohttp's errors, which delivery must catch.
-    "slack.*": allow(SLACK_LAYER, "slack_bolt slack_sdk aiohttp"),
+    # cachetools: delivery and directory keep bounded caches.
+    "slack.*": allow(SLACK_LAYER, "slack_bolt slack_sdk aiohttp cachetools"),
     "web": allow(SLACK_LAYER, "slack_bolt slack_sdk"),
     # doctor, beyond STYLE §3: `errors` (a leaf) to catch PolicyFileError; `audit.migrate` for
     # "database at head"; httpx for the client that `vectorshift` takes by injection.
@@ -86,10 +90,13 @@ APP_IMPORTERS: Final = {"cli"}
 # STYLE §1's layout, so a row cannot be dropped from RULES by accident.
 LAYOUT: Final = [
     "__main__", "cli", "app", "web", "config", "logs", "metrics", "tasks", "errors", "domain",
-    "policy", "policy_store", "terminate", "vectorshift", "doctor", "audit.models", "audit.db",
-    "audit.repository", "audit.chain", "audit.export", "slack", "slack.ids", "slack.blocks",
-    "slack.commands", "slack.actions", "slack.views", "slack.flows", "slack.delivery",
-    "slack.directory", "slack.middleware", "slack.error_handler", "migrations.env",
+    "policy", "policy_store", "vectorshift", "doctor", "attempts", "attempts.lifecycle",
+    "attempts.ports", "attempts.context", "attempts.confirm", "attempts.execute",
+    "attempts.upkeep", "attempts.queries", "audit.models", "audit.db", "audit.repository",
+    "audit.chain", "audit.export", "slack", "slack.ids", "slack.blocks", "slack.commands",
+    "slack.actions", "slack.views", "slack.flows", "slack.delivery", "slack.directory",
+    "slack.middleware", "slack.error_handler", "slack.entry", "slack.requests", "slack.deps",
+    "migrations.env",
 ]  # fmt: skip
 
 ENV_NAMES: Final = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
@@ -321,9 +328,9 @@ def test_every_module_in_the_layout_has_a_rule() -> None:
     assert rule_key("audit.migrate") == "audit.migrate"
 
 
-def test_vectorshift_imports_nothing_from_bot() -> None:
-    assert RULES["vectorshift"].bot == frozenset()
-    tree = ast.parse("from bot.errors import BotError\nimport httpx\n")
+def test_vectorshift_imports_nothing_from_bot_but_the_value_types() -> None:
+    assert RULES["vectorshift"].bot == frozenset({"domain"})
+    tree = ast.parse("from bot.errors import BotError\nfrom bot.domain import RunStatus\n")
     assert import_violations("vectorshift", tree, False) == [
         "line 1: vectorshift may not import bot.errors"
     ]
@@ -408,3 +415,124 @@ def test_nothing_the_wheel_ships_imports_the_devkit(path: Path) -> None:
 def test_the_checker_finds_a_devkit_import() -> None:
     tree = ast.parse("from devkit.fakes import FakeSlack\n")
     assert [imp.target for imp in imports(tree, "app", False)] == ["devkit.fakes"]
+
+
+# --- layers and cycles -------------------------------------------------------------------------
+
+LAYERS: Final = (
+    ("errors", "logs", "metrics", "slack.ids"),
+    ("config", "domain"),
+    ("policy", "vectorshift", "transport", "tasks"),
+    ("policy_store",),
+    ("attempts",),
+    ("audit", "slack"),  # side by side: neither imports the other
+    ("web", "doctor"),
+    ("app",),
+    ("cli",),
+    ("__main__",),
+)
+"""STYLE §3's picture as layers, lowest first: an import may only run down, or stay inside its
+own package; modules on one layer in different packages never import each other."""
+
+
+def layer_of(module: str) -> tuple[int, str]:
+    """The layer of a `bot` module and the layer entry (package or module) it belongs to."""
+    best: tuple[int, str] | None = None
+    for index, entries in enumerate(LAYERS):
+        for entry in entries:
+            if (module == entry or module.startswith(entry + ".")) and (
+                best is None or len(entry) > len(best[1])
+            ):
+                best = (index, entry)
+    if best is None:
+        raise KeyError(f"{module} is on no layer: add it to LAYERS")
+    return best
+
+
+def bot_edges() -> dict[str, set[str]]:
+    """Every `bot` module and the `bot` modules it imports (any import, at any depth)."""
+    edges: dict[str, set[str]] = {}
+    for path in FILES:
+        module = module_name(path)
+        if module.startswith("migrations") or module == "bot":
+            continue
+        targets = {
+            target
+            for imp in imports(parse(path), module, path.name == "__init__.py")
+            if (target := bot_target(imp.target)) not in (None, "bot", module)
+        }
+        edges[module] = {t for t in targets if t is not None}
+    return edges
+
+
+def layer_violations(edges: dict[str, set[str]]) -> list[str]:
+    problems = []
+    for module, targets in sorted(edges.items()):
+        layer, entry = layer_of(module)
+        for target in sorted(targets):
+            target_layer, target_entry = layer_of(target)
+            if target_layer > layer:
+                problems.append(f"{module} imports {target}: the import runs back up")
+            elif target_layer == layer and target_entry != entry:
+                problems.append(
+                    f"{module} imports {target}: {entry} and {target_entry} sit side by side"
+                )
+    return problems
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Every import cycle among the modules, each once, from its smallest module."""
+    found: list[list[str]] = []
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                cycle = stack[stack.index(nxt) :]
+                start = cycle.index(min(cycle))
+                found.append(cycle[start:] + cycle[:start])
+            elif nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node)
+    return found
+
+
+def test_every_module_sits_on_a_layer() -> None:
+    assert [m for m in bot_edges() if _no_layer(m)] == []
+
+
+def _no_layer(module: str) -> bool:
+    try:
+        layer_of(module)
+    except KeyError:
+        return True
+    return False
+
+
+def test_no_import_runs_back_up_and_audit_and_slack_sit_side_by_side() -> None:
+    assert layer_violations(bot_edges()) == []
+
+
+def test_there_are_no_import_cycles() -> None:
+    assert cycles(bot_edges()) == []
+
+
+def test_the_layer_check_catches_an_upward_and_a_sideways_import() -> None:
+    assert layer_violations(
+        {"attempts.execute": {"slack.blocks"}, "audit.repository": {"slack"}}
+    ) == [
+        "attempts.execute imports slack.blocks: the import runs back up",
+        "audit.repository imports slack: audit and slack sit side by side",
+    ]
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

@@ -15,8 +15,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Final, TextIO
 
+from bot.attempts.lifecycle import AUDIT_FIELDS
 from bot.audit.chain import iso_utc
-from bot.domain import AUDIT_FIELDS
 
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 

@@ -1,11 +1,14 @@
 """The audit schema: tables, indexes and the constraint naming convention Alembic migrates.
 
-Four tables (SPEC §6, §4.4):
+Five tables (SPEC §6, §4.4):
 
 - `audit_events`: the append-only, hash-chained log. `id` is the chain position, assigned by the
   appender under the chain lock as previous id + 1, so a missing row shows as a gap.
-- `attempts`: the projection, one row per attempt holding every field of `bot.domain.Attempt`;
-  written in the same transaction as each event, so it always equals the fold of the events.
+- `attempts`: the projection, one row per attempt holding every field of
+  `bot.attempts.lifecycle.Attempt`; written in the same transaction as each event, so it always
+  equals the fold of the events.
+- `instances`: one row per running (or stopped) bot process and its heartbeat; an instance
+  whose heartbeat lapsed has its pending attempts reconciled by another.
 - `run_claims`: one row per (base URL, pipeline id, run id) naming the attempt that holds it; the
   unique key, not an in-process lock, stops a second instance terminating the same run.
 - `alert_messages`: where an alert for (channel, pipeline, run) was posted, so a repeat updates it.
@@ -100,7 +103,7 @@ HASH = String(64)
 
 
 class AttemptRow(Base):
-    """The `attempts` projection: one row per attempt, every field of `bot.domain.Attempt`."""
+    """The `attempts` projection: one row per attempt, every field of `Attempt`."""
 
     __tablename__ = "attempts"
 
@@ -110,6 +113,7 @@ class AttemptRow(Base):
     user_id: Mapped[str] = mapped_column(SLACK_ID)
     source: Mapped[str] = mapped_column(ENUM)
     outcome: Mapped[str] = mapped_column(ENUM)
+    action: Mapped[str] = mapped_column(ENUM, server_default="terminate")
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     team_id: Mapped[str | None] = mapped_column(SLACK_ID)
     enterprise_id: Mapped[str | None] = mapped_column(SLACK_ID)
@@ -127,19 +131,17 @@ class AttemptRow(Base):
     verified_status: Mapped[str | None] = mapped_column(Text)
     pipeline_ref: Mapped[str | None] = mapped_column(Text)
     response_url: Mapped[str | None] = mapped_column(Text)
-    view_id: Mapped[str | None] = mapped_column(SLACK_ID)
     message_channel: Mapped[str | None] = mapped_column(SLACK_ID)
     message_ts: Mapped[str | None] = mapped_column(SLACK_TS)
     nonce: Mapped[str | None] = mapped_column(String(128), unique=True)
     base_url: Mapped[str | None] = mapped_column(Text)
-    lease_owner: Mapped[str | None] = mapped_column(Text)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    owner: Mapped[str | None] = mapped_column(ID)
     channel_is_dm: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     __table_args__ = (
-        # expired_awaiting / orphaned_pending: outcome first, then the time bound.
+        # expired_awaiting / orphaned_pending: outcome first, then the time bound or the owner.
         Index("ix_attempts_outcome_requested_at", "outcome", "requested_at"),
-        Index("ix_attempts_outcome_lease_until", "outcome", "lease_until"),
+        Index("ix_attempts_outcome_owner", "outcome", "owner"),
         # budget_times: one user's attempts under one rule in a time window.
         Index("ix_attempts_user_id_rule_requested_at", "user_id", "rule", "requested_at"),
         # history: newest attempts of some pipelines.
@@ -185,3 +187,14 @@ class AlertMessageRow(Base):
     run_id: Mapped[str] = mapped_column(EXTERNAL_ID, primary_key=True)
     ts: Mapped[str] = mapped_column(SLACK_TS)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InstanceRow(Base):
+    """A bot process and its heartbeat (SPEC §6): renewed every few seconds while it lives."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

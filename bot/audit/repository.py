@@ -7,8 +7,15 @@ transaction before the chain head is read, so any number of instances share one 
 by the single writer thread and `BEGIN IMMEDIATE`. Event ids are the chain positions (previous +
 1, assigned under that lock), so a deleted event leaves a visible gap.
 
+Attempts change only through `bot.attempts.lifecycle`: `start` appends a `Started` event, and
+`record` locks the attempt's row, asks `lifecycle.apply` whether the change is legal from the
+current state (the `TRANSITIONS` table; callers state no expectations of their own) and writes
+the new state with an event naming its kind (`{"event": "finished", ...}`).
+
 Run claims (SPEC §4.4) are enforced by the `run_claims` primary key: exactly one concurrent
 claimer inserts the row or swaps out a finished holder with a compare-and-set UPDATE.
+Instances renew a heartbeat row; `orphaned_pending` finds the pending attempts of instances
+whose heartbeat lapsed, for reconciliation (SPEC §6).
 
 Errors: any `SQLAlchemyError` in a write becomes `bot.errors.AuditWriteError` (nothing is
 half-written: the transaction rolls back), in a read `bot.audit.AuditReadError`. Messages name the
@@ -17,11 +24,10 @@ operation and the error class, never the URL.
 
 from __future__ import annotations
 
-import hmac
 import json
-from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from itertools import groupby
 from typing import Any, Final, TypeVar, cast
@@ -43,11 +49,23 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from bot.attempts.lifecycle import (
+    ATTEMPT_FIELDS,
+    AUDIT_FIELDS,
+    Applied,
+    Attempt,
+    Change,
+    Outcome,
+    Source,
+    Started,
+    Submitted,
+    apply,
+)
 from bot.audit import AuditReadError
 from bot.audit.chain import canonical_json, event_hash, hashes_equal, iso_utc
 from bot.audit.db import Database
-from bot.audit.models import AlertMessageRow, AttemptRow, AuditEventRow, RunClaimRow
-from bot.domain import AUDIT_FIELDS, Attempt, Outcome, Source
+from bot.audit.models import AlertMessageRow, AttemptRow, AuditEventRow, InstanceRow, RunClaimRow
+from bot.domain import Action
 from bot.errors import AuditWriteError
 
 T = TypeVar("T")
@@ -55,9 +73,7 @@ T = TypeVar("T")
 CHAIN_LOCK_KEY: Final = 0x76735F6175646974
 """`pg_advisory_xact_lock` key serialising chain appends across instances ("vs_audit")."""
 
-ATTEMPT_FIELDS: Final = tuple(f.name for f in fields(Attempt))
-_AUDITED: Final = frozenset(AUDIT_FIELDS)
-_DATETIME_FIELDS: Final = frozenset({"requested_at", "completed_at", "lease_until"})
+_DATETIME_FIELDS: Final = frozenset({"requested_at", "completed_at"})
 _REACHED_API: Final = (Outcome.PENDING, Outcome.SUCCEEDED, Outcome.FAILED, Outcome.UNCONFIRMED)
 _BLOCKING: Final = frozenset({Outcome.PENDING, Outcome.SUCCEEDED})
 _CLAIM_ROUNDS: Final = 8
@@ -68,6 +84,7 @@ _attempts = cast(Table, AttemptRow.__table__)
 _events = cast(Table, AuditEventRow.__table__)
 _claims = cast(Table, RunClaimRow.__table__)
 _alerts = cast(Table, AlertMessageRow.__table__)
+_instances = cast(Table, InstanceRow.__table__)
 
 # Built once: executing a prebuilt statement with a parameter dict skips per-call statement
 # construction and cache-key work, about half of an append's CPU time (measured, see db.py).
@@ -116,11 +133,12 @@ class AuditRepository:
 
     # -- writes ------------------------------------------------------------------------------
 
-    async def add(self, attempt: Attempt) -> Attempt:
-        """Record a new attempt: its projection row and its first event (all audit fields).
+    async def start(self, attempt: Attempt) -> Attempt:
+        """Record a new attempt: its projection row and its `started` event (all audit fields).
 
         Args:
-            attempt: the attempt as it starts; its datetimes must be timezone-aware.
+            attempt: the attempt as it starts (awaiting confirmation, or denied); its datetimes
+                must be timezone-aware.
 
         Returns:
             The attempt as stored (datetimes in UTC).
@@ -132,58 +150,39 @@ class AuditRepository:
         attempt = _in_utc(attempt)
 
         def work(session: Session) -> Attempt:
-            session.execute(_INSERT_ATTEMPT, _column_values(attempt, ATTEMPT_FIELDS))
-            data = {name: _json_value(getattr(attempt, name)) for name in AUDIT_FIELDS}
-            self._append(session, attempt.id, attempt.outcome, data)
-            return attempt
+            applied = apply(None, Started(attempt), now=self._now())
+            if applied is None:  # pragma: no cover - Started always starts from nothing
+                raise AuditWriteError("a new attempt could not be started")
+            session.execute(_INSERT_ATTEMPT, _column_values(applied.attempt, ATTEMPT_FIELDS))
+            self._append_applied(session, applied)
+            return applied.attempt
 
         return await self._write("new attempt", work)
 
-    async def update(
-        self,
-        attempt_id: str,
-        *,
-        expect: Collection[Outcome] | None = None,
-        expect_nonce: str | None = None,
-        **changes: object,
-    ) -> Attempt | None:
-        """Change an attempt and append the event recording it, in one transaction.
+    async def record(self, attempt_id: str, change: Change) -> Attempt | None:
+        """Apply one change to an attempt and append its event, in one transaction.
 
-        The row is locked first (`FOR NO KEY UPDATE` on PostgreSQL), so concurrent updates of one
-        attempt apply one after the other and an `expect` check cannot be raced. When the outcome
-        becomes final and `completed_at` is not given, it is set to the clock's time. A change of
-        server-side fields only (`view_id`, `lease_*`, …) writes no event.
+        The row is locked first (`FOR NO KEY UPDATE` on PostgreSQL; SQLite's single writer), so
+        changes to one attempt apply one after the other and the legality check of
+        `bot.attempts.lifecycle.apply` cannot be raced.
 
         Args:
             attempt_id: the attempt to change.
-            expect: if given, change it only while its outcome is one of these.
-            expect_nonce: if given, change it only if the row's nonce equals this one.
-            **changes: new values, keyed by `Attempt` field name (`id` cannot change).
+            change: the typed change; `TRANSITIONS` says which states it may start from.
 
         Returns:
-            The attempt after the change, or None (nothing written) when it does not exist, its
-            outcome is not expected, or the nonce does not match.
+            The attempt after the change, or None (nothing written) when the attempt does not
+            exist or the change is not legal from its current state (a replay, a late close).
 
         Raises:
-            TypeError: for a key that is not a changeable `Attempt` field.
-            ValueError: for an invalid outcome or source, or a naive datetime.
             AuditWriteError: if it could not be written.
         """
-        checked = _checked_changes(changes)
         return await self._write(
-            "attempt update",
-            lambda session: self._update_in(session, attempt_id, expect, expect_nonce, checked),
+            f"{change.kind} event", lambda session: self._record_in(session, attempt_id, change)
         )
 
-    def _update_in(
-        self,
-        session: Session,
-        attempt_id: str,
-        expect: Collection[Outcome] | None,
-        expect_nonce: str | None,
-        checked: dict[str, object],
-    ) -> Attempt | None:
-        """`update`'s work inside a transaction the caller owns."""
+    def _record_in(self, session: Session, attempt_id: str, change: Change) -> Attempt | None:
+        """`record`'s work inside a transaction the caller owns."""
         query = select(_attempts).where(_attempts.c.id == attempt_id)
         if self._pg:
             query = query.with_for_update(key_share=True)
@@ -191,34 +190,52 @@ class AuditRepository:
         if row is None:
             return None
         current = _attempt_from(row)
-        if expect is not None and current.outcome not in expect:
+        applied = apply(current, change, now=self._now())
+        if applied is None:
             return None
-        if expect_nonce is not None and not _same_secret(current.nonce, expect_nonce):
-            return None
-        new_values = dict(checked)
-        outcome = cast(Outcome, new_values.get("outcome", current.outcome))
-        if outcome.is_final and not current.outcome.is_final and "completed_at" not in new_values:
-            new_values["completed_at"] = self._now()
-        updated = replace(current, **new_values)  # type: ignore[arg-type]
+        updated = _in_utc(applied.attempt)
         changed = [n for n in ATTEMPT_FIELDS if getattr(updated, n) != getattr(current, n)]
-        if not changed:
-            return current
-        session.execute(
-            _UPDATE_ATTEMPT, {"attempt_id_": attempt_id, **_column_values(updated, changed)}
-        )
-        data = {n: _json_value(getattr(updated, n)) for n in changed if n in _AUDITED}
-        if data:
-            data["outcome"] = updated.outcome.value
-            self._append(session, attempt_id, updated.outcome, data)
+        if changed:
+            session.execute(
+                _UPDATE_ATTEMPT, {"attempt_id_": attempt_id, **_column_values(updated, changed)}
+            )
+        self._append_applied(session, replace(applied, attempt=updated))
         return updated
+
+    async def submit(
+        self, attempt_id: str, change: Submitted, *, base_url: str
+    ) -> tuple[Attempt, Attempt | None] | None:
+        """Record a submission (`pending`) and claim its run, in one transaction.
+
+        Args:
+            attempt_id: the attempt, which must be awaiting confirmation with the change's nonce.
+            change: the submission (nonce, owner, reason).
+            base_url: the VectorShift base URL, part of the claim key.
+
+        Returns:
+            None (nothing written) when the submission is not legal (a replay, a stale modal);
+            otherwise the pending attempt and the attempt that holds the run instead of it
+            (None when the claim is this attempt's).
+
+        Raises:
+            AuditWriteError: if it could not be written.
+        """
+
+        def work(session: Session) -> tuple[Attempt, Attempt | None] | None:
+            pending = self._record_in(session, attempt_id, change)
+            if pending is None or pending.pipeline_id is None or pending.run_id is None:
+                return None
+            holder = self._claim_in(
+                session, base_url, pending.pipeline_id, pending.run_id, attempt_id
+            )
+            return pending, holder
+
+        return await self._write("submission", work)
 
     async def claim_run(
         self, *, base_url: str, pipeline_id: str, run_id: str, attempt_id: str
     ) -> Attempt | None:
-        """Claim a run for an attempt, so no other attempt on any instance terminates it.
-
-        The caller's attempt must already be `pending` (or be made so in the same flow before
-        anyone else can look): a holder blocks others only while it is pending or succeeded.
+        """Claim a run for an attempt, so no other attempt on any instance acts on it.
 
         Args:
             base_url: the VectorShift base URL the run lives under.
@@ -238,44 +255,43 @@ class AuditRepository:
             lambda session: self._claim_in(session, base_url, pipeline_id, run_id, attempt_id),
         )
 
-    async def start_termination(
-        self,
-        attempt_id: str,
-        *,
-        expect_nonce: str,
-        base_url: str,
-        **changes: object,
-    ) -> tuple[Attempt, Attempt | None] | None:
-        """Move a confirmed attempt to `pending` and claim its run, in one transaction.
-
-        Args:
-            attempt_id: the attempt, which must be awaiting confirmation with this nonce.
-            expect_nonce: the modal's one-time nonce.
-            base_url: the VectorShift base URL, part of the claim key.
-            **changes: further changes (reason, lease) written with `pending`.
-
-        Returns:
-            None (nothing written) when the attempt is not awaiting confirmation with this
-            nonce; otherwise the pending attempt and the attempt that holds the run instead of
-            it (None when the claim is this attempt's).
+    async def heartbeat(self, instance_id: str) -> None:
+        """Say an instance is alive now (its pending attempts are not to be reconciled).
 
         Raises:
             AuditWriteError: if it could not be written.
         """
-        checked = _checked_changes({**changes, "outcome": Outcome.PENDING})
 
-        def work(session: Session) -> tuple[Attempt, Attempt | None] | None:
-            pending = self._update_in(
-                session, attempt_id, {Outcome.AWAITING_CONFIRMATION}, expect_nonce, checked
+        def work(session: Session) -> None:
+            now = self._now()
+            dialect_insert = postgresql.insert if self._pg else sqlite.insert
+            statement = dialect_insert(_instances).values(
+                id=instance_id, started_at=now, heartbeat_at=now
             )
-            if pending is None or pending.pipeline_id is None or pending.run_id is None:
-                return None
-            holder = self._claim_in(
-                session, base_url, pending.pipeline_id, pending.run_id, attempt_id
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["id"],
+                    set_={"heartbeat_at": statement.excluded.heartbeat_at, "stopped_at": None},
+                )
             )
-            return pending, holder
 
-        return await self._write("termination start", work)
+        await self._write("heartbeat", work)
+
+    async def retire(self, instance_id: str) -> None:
+        """Say an instance has stopped: whatever it left pending may be reconciled at once.
+
+        Raises:
+            AuditWriteError: if it could not be written.
+        """
+
+        def work(session: Session) -> None:
+            session.execute(
+                update(_instances)
+                .where(_instances.c.id == instance_id)
+                .values(stopped_at=self._now())
+            )
+
+        await self._write("instance stop", work)
 
     def _claim_in(
         self, session: Session, base_url: str, pipeline_id: str, run_id: str, attempt_id: str
@@ -440,21 +456,30 @@ class AuditRepository:
         )
         return await self._read("expired attempts", lambda session: _attempts_of(session, query))
 
-    async def orphaned_pending(self, *, now: datetime) -> list[Attempt]:
-        """Pending attempts whose owner's lease ran out before `now` (for reconciliation).
+    async def orphaned_pending(self, *, lapse: timedelta, instance_id: str) -> list[Attempt]:
+        """Pending attempts whose owner has stopped, or not renewed its heartbeat for `lapse`.
 
-        A pending attempt without a lease is never returned: it cannot be told from live work.
+        An owner without an instance row counts as gone (attempts from before heartbeats, or a
+        hand-edited table); the caller's own attempts are never returned.
 
         Raises:
             AuditReadError: if the store cannot be read.
         """
+        cutoff = self._now() - lapse
+        owner = _instances.alias("owner")
         query = (
             select(_attempts)
+            .select_from(_attempts.outerjoin(owner, owner.c.id == _attempts.c.owner))
             .where(
                 _attempts.c.outcome == Outcome.PENDING.value,
-                _attempts.c.lease_until < now,
+                or_(_attempts.c.owner.is_(None), _attempts.c.owner != instance_id),
+                or_(
+                    owner.c.id.is_(None),
+                    owner.c.heartbeat_at < cutoff,
+                    owner.c.stopped_at.is_not(None),
+                ),
             )
-            .order_by(_attempts.c.lease_until, _attempts.c.id)
+            .order_by(_attempts.c.requested_at, _attempts.c.id)
         )
         return await self._read("orphaned attempts", lambda session: _attempts_of(session, query))
 
@@ -560,6 +585,15 @@ class AuditRepository:
             raise ValueError("the audit clock must return timezone-aware datetimes")
         return now.astimezone(UTC)
 
+    def _append_applied(self, session: Session, applied: Applied) -> None:
+        """Append the event of an applied change, when it recorded anything."""
+        if not applied.recorded:
+            return
+        attempt = applied.attempt
+        data: dict[str, object] = {"event": applied.kind}
+        data.update((name, _json_value(getattr(attempt, name))) for name in applied.recorded)
+        self._append(session, attempt.id, attempt.outcome, data)
+
     def _append(
         self, session: Session, attempt_id: str, outcome: Outcome, data: dict[str, object]
     ) -> None:
@@ -663,10 +697,6 @@ def _rowcount(result: object) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
-def _same_secret(stored: str | None, given: str) -> bool:
-    return stored is not None and hmac.compare_digest(stored.encode(), given.encode())
-
-
 def _get(session: Session, attempt_id: str) -> Attempt | None:
     row = session.execute(select(_attempts).where(_attempts.c.id == attempt_id)).mappings().first()
     return None if row is None else _attempt_from(row)
@@ -680,6 +710,7 @@ def _attempt_from(row: RowMapping) -> Attempt:
     values = {name: row[name] for name in ATTEMPT_FIELDS}
     values["source"] = Source(values["source"])
     values["outcome"] = Outcome(values["outcome"])
+    values["action"] = Action(values["action"])
     return Attempt(**values)
 
 
@@ -696,24 +727,6 @@ def _utc(value: datetime, name: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime")
     return value.astimezone(UTC)
-
-
-def _checked_changes(changes: Mapping[str, object]) -> dict[str, object]:
-    return {name: _checked_value(name, value) for name, value in changes.items()}
-
-
-def _checked_value(name: str, value: object) -> object:
-    if name not in ATTEMPT_FIELDS or name == "id":
-        raise TypeError(f"{name!r} is not a changeable Attempt field")
-    if name == "outcome":
-        return Outcome(cast(str, value))
-    if name == "source":
-        return Source(cast(str, value))
-    if name in _DATETIME_FIELDS and value is not None:
-        if not isinstance(value, datetime):
-            raise TypeError(f"{name} must be a datetime")
-        return _utc(value, name)
-    return value
 
 
 def _column_values(attempt: Attempt, names: Collection[str]) -> dict[str, object]:

@@ -12,19 +12,12 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.domain import Attempt, Outcome
+from bot.attempts.confirm import Blocker, Preparation, describe_status
+from bot.attempts.execute import Execution, FailureReason
+from bot.attempts.lifecycle import Attempt, Outcome
+from bot.domain import Pipeline, RunState, RunStatus
 from bot.policy import Decision, explain
 from bot.slack import ids
-from bot.terminate import (
-    Blocker,
-    Execution,
-    FailureReason,
-    Pipeline,
-    Preparation,
-    RunState,
-    RunStatus,
-    describe_status,
-)
 
 Block = dict[str, Any]
 View = dict[str, Any]
@@ -160,6 +153,34 @@ def error_text(correlation_id: str) -> str:
         ":x: Something went wrong on the bot's side and nothing more will happen for this "
         f"request. Tell an admin the reference `{correlation_id}`."
     )
+
+
+def audit_failed_text(correlation_id: str) -> str:
+    """The audit trail could not be written, so the bot did nothing (fail closed)."""
+    return (
+        ":x: The audit trail could not be written, so nothing was terminated. "
+        f"Tell an admin the reference `{correlation_id}`."
+    )
+
+
+def cannot_retry_text() -> str:
+    """Retry on an attempt that did not fail (or that is unknown)."""
+    return ":information_source: That attempt cannot be retried."
+
+
+def broken_button_text(problem: str) -> str:
+    """A button whose value is not `<pipeline> <run>`."""
+    return f":warning: This button is broken: {escape(problem)}."
+
+
+def reason_required_text(attempt: Attempt) -> str:  # noqa: ARG001 - worded per action later
+    """The reason block's error when the rule demands a reason and none was given."""
+    return "A reason is required to terminate this pipeline."
+
+
+def lookup_error_text(blocker: Blocker) -> str:
+    """A read-only question VectorShift could not answer."""
+    return ":warning: " + BLOCKER_WORDS[blocker]
 
 
 def trigger_expired_text() -> str:
@@ -333,7 +354,7 @@ def blocked_modal(prep: Preparation) -> View:
     )
 
 
-def terminating_modal(attempt: Attempt | None = None) -> View:
+def working_modal(attempt: Attempt | None = None) -> View:
     """Shown from the submission's ack until the result is known."""
     body = [_section(":hourglass_flowing_sand: Terminating…")]
     if attempt is not None:
@@ -370,6 +391,11 @@ def stale_modal() -> View:
 def error_modal(correlation_id: str) -> View:
     """An unexpected failure after the ack, with its correlation id."""
     return _modal([_section(error_text(correlation_id))])
+
+
+def audit_failed_modal(correlation_id: str) -> View:
+    """The audit write failed, so nothing was done (in place of "Checking…" or "Terminating…")."""
+    return _modal([_section(audit_failed_text(correlation_id))])
 
 
 def result_modal(execution: Execution) -> View:
@@ -428,8 +454,8 @@ def outcome_words(execution: Execution) -> str:
         return f"Denied: {escape(attempt.error or 'not allowed')}."
     if failure is FailureReason.TIMEOUT:
         return (
-            f"VectorShift did not answer within {execution.deadline_s:g} s; the run may or may "
-            f"not have stopped — check status (last seen: {verified})."
+            f"VectorShift did not answer within {round(execution.waited_s, 1):g} s; the run may "
+            f"or may not have stopped — check status (last seen: {verified})."
         )
     if failure is FailureReason.STILL_ACTIVE:
         return (

@@ -6,30 +6,29 @@ the ack itself; everything else is acked at once and continued by a flow in `bot
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot import logs
+from bot.attempts import confirm
+from bot.attempts.lifecycle import Source
 from bot.domain import (
+    ActionCommand,
     CanICommand,
     HelpCommand,
     HistoryCommand,
-    Source,
     StatusCommand,
-    TerminateCommand,
     parse_command,
 )
 from bot.errors import UsageError
 from bot.slack import blocks, flows
 from bot.slack.deps import Deps
-from bot.slack.error_handler import Notify
-from bot.slack.requests import as_str, command_actor, command_where
-from bot.terminate import TerminateRequest
+from bot.slack.requests import Interaction, as_str
 
 
-async def handle_command(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
+async def handle_command(
+    ack: AsyncAck, body: dict[str, Any], interaction: Interaction, deps: Deps
+) -> None:
     """Handle `/vs-terminate …`."""
     try:
         command = parse_command(as_str(body.get("text")) or "")
@@ -41,37 +40,8 @@ async def handle_command(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> Non
         deps.metrics.acks_total.labels(kind="help").inc()
         await ack(**blocks.help_reply())
         return
-    actor, where = command_actor(body), command_where(body)
-    response_url = as_str(body.get("response_url"))
-    notify = Notify(user_id=actor.user_id, response_url=response_url, channel_id=where.channel_id)
-    if isinstance(command, TerminateCommand):
-        request = TerminateRequest(
-            actor=actor,
-            where=where,
-            source=Source.SLASH_COMMAND,
-            command=command,
-            request_id=logs.current_request_id() or logs.new_request_id(),
-            response_url=response_url,
-            received_at=time.monotonic(),
-        )
-        decision = deps.service.precheck(actor, where, command.pipeline)
-        if not decision.allowed:
-            deps.metrics.acks_total.labels(kind="denied").inc()
-            await ack(**blocks.ephemeral(blocks.denial_text(decision)))
-            flows.start(
-                deps,
-                flows.record_denial(deps, request, decision),
-                name="record_denial",
-                notify=notify,
-            )
-            return
-        if not flows.reserve_modal(deps):
-            deps.metrics.acks_total.labels(kind="busy").inc()
-            await ack(**blocks.ephemeral(blocks.busy_text()))
-            return
-        deps.metrics.acks_total.labels(kind="modal").inc()
-        await ack()
-        flows.start_confirmation(deps, request, str(body.get("trigger_id", "")), notify=notify)
+    if isinstance(command, ActionCommand):
+        await _act(ack, command, interaction, deps)
         return
     if not flows.has_capacity(deps):
         deps.metrics.acks_total.labels(kind="busy").inc()
@@ -79,13 +49,37 @@ async def handle_command(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> Non
         return
     deps.metrics.acks_total.labels(kind="query").inc()
     await ack()
-    if response_url is None:
+    if interaction.response_url is None:
         return
     if isinstance(command, StatusCommand):
-        work = flows.answer_status(deps, actor, where, command, response_url)
+        work = flows.answer_status(deps, interaction, command)
     elif isinstance(command, HistoryCommand):
-        work = flows.answer_history(deps, actor, where, command, response_url)
+        work = flows.answer_history(deps, interaction, command)
     else:
         assert isinstance(command, CanICommand)  # noqa: S101 - exhaustive over Command
-        work = flows.answer_can_i(deps, actor, where, command.pipeline, response_url)
-    flows.start(deps, work, name=type(command).__name__, notify=notify)
+        work = flows.answer_can_i(deps, interaction, command)
+    flows.start(deps, work, name=type(command).__name__, interaction=interaction)
+
+
+async def _act(ack: AsyncAck, command: ActionCommand, interaction: Interaction, deps: Deps) -> None:
+    request = flows.request_for(interaction, command, Source.SLASH_COMMAND)
+    decision = confirm.precheck(
+        deps.attempts, interaction.actor, interaction.where, command.pipeline
+    )
+    if not decision.allowed:
+        deps.metrics.acks_total.labels(kind="denied").inc()
+        await ack(**blocks.ephemeral(blocks.denial_text(decision)))
+        flows.start(
+            deps,
+            flows.record_denial(deps, request, decision),
+            name="record_denial",
+            interaction=interaction,
+        )
+        return
+    if not flows.reserve_modal(deps):
+        deps.metrics.acks_total.labels(kind="busy").inc()
+        await ack(**blocks.ephemeral(blocks.busy_text()))
+        return
+    deps.metrics.acks_total.labels(kind="modal").inc()
+    await ack()
+    flows.start_confirmation(deps, request, interaction)

@@ -11,6 +11,8 @@ mirrored to `VS_AUDIT_CHANNEL` as one compact line with a link to the original m
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -18,14 +20,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
+from cachetools import LRUCache, TTLCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.domain import Alert, Attempt, Outcome, Source
+from bot.attempts.execute import Execution
+from bot.attempts.lifecycle import Attempt, Outcome, Source
+from bot.domain import Alert
 from bot.metrics import Metrics
 from bot.slack import blocks
-from bot.terminate import Execution
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +40,12 @@ FALLBACK_ERRORS = frozenset(
 CHANNEL_INTERVAL_S = 1.0
 DENIAL_MIRROR_INTERVAL_S = 300.0
 """At most one audit-channel line per user per this many seconds for repeated denials."""
-MESSAGE_CACHE_SIZE = 2000
+MESSAGE_CACHE_BYTES = 16 * 1024 * 1024
+"""Memory for clicked messages kept to re-render with their outcome; a large alert is ~150 kB,
+so about a hundred of the largest, thousands of ordinary ones."""
+KEYS_KEPT = 10_000
+"""Channels (pacing) and users (denial thinning) remembered; both forget within minutes."""
+_ENTRY_OVERHEAD = 256
 
 
 class AlertsPort(Protocol):
@@ -66,6 +75,7 @@ class Delivery:
         metrics: where Slack API errors are counted.
         alerts: where alerts posted through `/api/alerts` are remembered.
         clock: monotonic seconds, replaced in tests.
+        channel_interval_s: the least time between two posts to one channel.
     """
 
     def __init__(
@@ -77,6 +87,7 @@ class Delivery:
         metrics: Metrics,
         alerts: AlertsPort | None = None,
         clock: Callable[[], float] = time.monotonic,
+        channel_interval_s: float = CHANNEL_INTERVAL_S,
     ) -> None:
         self._client = client
         self._alerts = alerts
@@ -84,16 +95,22 @@ class Delivery:
         self._audit_channel = audit_channel
         self._metrics = metrics
         self._clock = clock
-        self._next_slot: dict[str, float] = {}
-        self._last_denial_mirror: dict[str, float] = {}
-        self._messages: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+        self._interval_s = channel_interval_s
+        # A slot in the past is the same as no slot; ten minutes outlasts any queue of posts.
+        self._next_slot: TTLCache[str, float] = TTLCache(maxsize=KEYS_KEPT, ttl=600, timer=clock)
+        self._last_denial_mirror: TTLCache[str, float] = TTLCache(
+            maxsize=KEYS_KEPT, ttl=DENIAL_MIRROR_INTERVAL_S, timer=clock
+        )
+        self._messages: LRUCache[str, tuple[str, list[dict[str, Any]]]] = LRUCache(
+            maxsize=MESSAGE_CACHE_BYTES, getsizeof=_message_size
+        )
 
     # -- building blocks --------------------------------------------------------------------
 
     async def _pace(self, channel: str) -> None:
         now = self._clock()
         slot = max(now, self._next_slot.get(channel, now))
-        self._next_slot[channel] = slot + CHANNEL_INTERVAL_S
+        self._next_slot[channel] = slot + self._interval_s
         if slot > now:
             await asyncio.sleep(slot - now)
 
@@ -175,10 +192,14 @@ class Delivery:
     # -- results ----------------------------------------------------------------------------
 
     def remember_message(self, ts: str, text: str, message_blocks: list[dict[str, Any]]) -> None:
-        """Keep a clicked message's content so it can be re-rendered with the outcome."""
-        if len(self._messages) >= MESSAGE_CACHE_SIZE:
-            self._messages.pop(next(iter(self._messages)))
-        self._messages[ts] = (text, message_blocks)
+        """Keep a clicked message's content so it can be re-rendered with the outcome.
+
+        The buttons are dropped at once (they are replaced by the outcome), and a message larger
+        than the whole cache is not kept: the outcome is then shown on a short stand-in.
+        """
+        kept = [b for b in message_blocks if isinstance(b, dict) and b.get("type") != "actions"]
+        with contextlib.suppress(ValueError):  # larger than the cache itself
+            self._messages[ts] = (text[:4000], kept)
 
     async def announce(self, execution: Execution) -> Posted:
         """Post an attempt's result where everybody involved sees it, then mirror it."""
@@ -296,11 +317,9 @@ class Delivery:
         if self._audit_channel is None:
             return
         if attempt.outcome is Outcome.DENIED:
-            now = self._clock()
-            last = self._last_denial_mirror.get(attempt.user_id)
-            if last is not None and now - last < DENIAL_MIRROR_INTERVAL_S:
+            if attempt.user_id in self._last_denial_mirror:
                 return
-            self._last_denial_mirror[attempt.user_id] = now
+            self._last_denial_mirror[attempt.user_id] = self._clock()
         permalink = None
         if posted is not None and posted.channel and posted.ts:
             try:
@@ -355,3 +374,8 @@ class Delivery:
         ts = await self.post(alert.channel, text, message_blocks, thread_ts=alert.thread_ts)
         self.remember_message(ts, text, message_blocks)
         return ts
+
+
+def _message_size(entry: tuple[str, list[dict[str, Any]]]) -> int:
+    text, message_blocks = entry
+    return _ENTRY_OVERHEAD + len(text) + len(json.dumps(message_blocks))

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.attempts.context import AttemptContext
 from bot.metrics import Metrics
 from bot.slack.delivery import AlertsPort, Delivery
 from bot.slack.directory import Directory
 from bot.tasks import TaskSupervisor
-from bot.terminate import TerminateService
 
 __all__ = ["AlertsPort", "Deps", "Gate"]
 
@@ -38,7 +38,7 @@ class Gate:
 class Deps:
     """The runtime's collaborators, as the Slack layer sees them."""
 
-    service: TerminateService
+    attempts: AttemptContext
     delivery: Delivery
     directory: Directory
     client: AsyncWebClient

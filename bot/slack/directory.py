@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import TTLCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -31,6 +32,8 @@ STALE_LIMIT_S = 900.0
 """Membership older than this grants nothing (§5)."""
 USER_TTL_S = 3600.0
 CALL_TIMEOUT_S = 3.0
+GROUPS_KEPT = 1024
+USERS_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,14 @@ class Directory:
         self._enterprise_id = enterprise_id
         self._policy = policy
         self._clock = clock
-        self._groups: dict[str, _Group] = {}
-        self._users: dict[str, _User] = {}
+        # Membership older than the staleness limit grants nothing, so it may as well go; user
+        # facts are refetched after an hour. Both are bounded whatever the request mix.
+        self._groups: TTLCache[str, _Group] = TTLCache(
+            maxsize=GROUPS_KEPT, ttl=STALE_LIMIT_S, timer=clock
+        )
+        self._users: TTLCache[str, _User] = TTLCache(
+            maxsize=USERS_KEPT, ttl=USER_TTL_S, timer=clock
+        )
         self._refreshing: dict[str, asyncio.Future[None]] = {}
 
     def groups_named(self, policy: Policy) -> frozenset[str]:
@@ -113,7 +122,7 @@ class Directory:
         due = [
             g
             for g in named
-            if g not in self._groups or now - self._groups[g].fetched_at > GROUP_TTL_S
+            if (group := self._groups.get(g)) is None or now - group.fetched_at > GROUP_TTL_S
         ]
         await asyncio.gather(self._user(actor.user_id), *(self.refresh_group(g) for g in due))
         user = self._users.get(actor.user_id)

@@ -1,9 +1,9 @@
 """Post-ack work: everything that talks to Slack, VectorShift or the database after an ack.
 
-Each flow is a coroutine started by a listener through `start()`, which runs it under the task
-supervisor and the `guarded` wrapper, so a failure is logged once and the user is told, with
-the correlation id. Flows turn the service's results into views and messages; they decide
-nothing themselves.
+Each flow is a coroutine a listener starts with `start()`, which hands it to the task
+supervisor together with its `Interaction`: if the flow fails, the supervisor logs it once and
+its error hook tells the user where they asked, with the correlation id. Flows turn the use
+cases' results into views and messages; they decide nothing themselves.
 """
 
 from __future__ import annotations
@@ -12,17 +12,24 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, Final
 
 from slack_sdk.errors import SlackApiError
 
-from bot.domain import Actor, HistoryCommand, PipelineRef, StatusCommand, Where
+from bot.attempts import confirm, execute, queries, upkeep
+from bot.attempts.confirm import AttemptRequest
+from bot.attempts.lifecycle import Attempt, Source
+from bot.attempts.queries import LookupFailedError
+from bot.domain import ActionCommand, CanICommand, HistoryCommand, StatusCommand
+from bot.policy import Decision
 from bot.slack import blocks
 from bot.slack.deps import Deps
-from bot.slack.error_handler import Notify, guarded
-from bot.terminate import LookupFailedError, TerminateRequest
+from bot.slack.requests import Interaction
 
 logger = logging.getLogger(__name__)
+
+TRIGGER_BUDGET_S: Final = 2.5
+"""Slack's `trigger_id` lasts 3 s; a modal not opened by this age is shed, not attempted late."""
 
 
 def has_capacity(deps: Deps) -> bool:
@@ -46,13 +53,11 @@ def reserve_modal(deps: Deps) -> bool:
     return False
 
 
-def start(deps: Deps, work: Coroutine[Any, Any, None], *, name: str, notify: Notify) -> bool:
+def start(
+    deps: Deps, work: Coroutine[Any, Any, None], *, name: str, interaction: Interaction | None
+) -> bool:
     """Run a flow in the background; False (and the coroutine closed) if the bot is full."""
-    task = deps.tasks.spawn(guarded(work, name, notify, deps.delivery, deps.client), name=name)
-    if task is None:
-        work.close()
-        return False
-    return True
+    return deps.tasks.spawn(work, name=name, about=interaction) is not None
 
 
 def metadata(attempt_id: str, nonce: str) -> str:
@@ -68,43 +73,59 @@ def parse_metadata(value: object) -> tuple[str, str] | None:
     return (attempt_id, nonce) if attempt_id and nonce else None
 
 
-TRIGGER_BUDGET_S = 2.5
-"""Slack's `trigger_id` lasts 3 s; a modal not opened by this age is shed, not attempted late."""
+def request_for(
+    interaction: Interaction,
+    command: ActionCommand,
+    source: Source,
+    *,
+    thread_ts: str | None = None,
+) -> AttemptRequest:
+    """The use cases' request for an interaction."""
+    return AttemptRequest(
+        actor=interaction.actor,
+        where=interaction.where,
+        source=source,
+        command=command,
+        request_id=interaction.request_id,
+        thread_ts=thread_ts,
+        response_url=interaction.response_url,
+        message_channel=interaction.message_channel,
+        message_ts=interaction.message_ts,
+        received_at=interaction.received_at,
+    )
 
 
-def start_confirmation(
-    deps: Deps, request: TerminateRequest, trigger_id: str, *, notify: Notify
-) -> None:
+def start_confirmation(deps: Deps, request: AttemptRequest, interaction: Interaction) -> None:
     """Start `open_confirmation` in a place taken with `reserve_modal`."""
     if not start(
         deps,
-        open_confirmation(deps, request, trigger_id, reserved=True),
+        open_confirmation(deps, request, interaction, reserved=True),
         name="open_confirmation",
-        notify=notify,
+        interaction=interaction,
     ):
         deps.opening.leave()
 
 
 async def open_confirmation(
-    deps: Deps, request: TerminateRequest, trigger_id: str, *, reserved: bool = False
+    deps: Deps, request: AttemptRequest, interaction: Interaction, *, reserved: bool = False
 ) -> None:
     """Open the modal at once, then fill it with the details or the reason it cannot go ahead.
 
     Args:
         deps: the runtime's collaborators.
-        request: what is to be terminated, by whom, from where.
-        trigger_id: the interaction's trigger, valid for 3 s.
+        request: what is to be done, by whom, from where.
+        interaction: the request's handles; its `view_id` is set once the modal is open.
         reserved: a place in `deps.opening` was taken for this modal; give it back once open.
     """
     try:
-        opened = await _open_modal(deps, request, trigger_id)
+        view_id = await _open_modal(deps, request, interaction.trigger_id)
     finally:
         if reserved:
             deps.opening.leave()
-    if opened is None:
+    if view_id is None:
         return
-    view_id = str(opened["view"]["id"])
-    prep = await deps.service.prepare(request)
+    interaction.view_id = view_id
+    prep = await confirm.prepare(deps.attempts, request)
     deps.metrics.attempts_total.labels(outcome=prep.attempt.outcome.value).inc()
     if prep.blocker is None:
         view = blocks.confirm_modal(prep, metadata(prep.attempt.id, prep.attempt.nonce or ""))
@@ -115,21 +136,14 @@ async def open_confirmation(
         await deps.delivery.mirror(prep.attempt)
 
 
-async def _open_modal(
-    deps: Deps, request: TerminateRequest, trigger_id: str
-) -> dict[str, Any] | None:
-    """`views.open` with the "Checking…" modal, or tell the user why it could not open."""
+async def _open_modal(deps: Deps, request: AttemptRequest, trigger_id: str) -> str | None:
+    """`views.open` with the "Checking…" modal; its view id, or None after telling the user."""
     if (
         request.received_at is not None
         and time.monotonic() - request.received_at > TRIGGER_BUDGET_S
     ):
         deps.metrics.shed_total.labels(reason="trigger_window").inc()
-        await deps.delivery.tell(
-            user_id=request.actor.user_id,
-            response_url=request.response_url,
-            channel=request.where.channel_id,
-            text=blocks.busy_text(),
-        )
+        await _tell(deps, request, blocks.busy_text())
         return None
     try:
         opened = await deps.client.views_open(trigger_id=trigger_id, view=blocks.loading_modal())
@@ -137,20 +151,25 @@ async def _open_modal(
         error = str(exc.response.get("error"))
         deps.metrics.slack_api_errors_total.labels(method="views.open", error=error).inc()
         logger.warning("views.open failed: %s", error)
-        await deps.delivery.tell(
-            user_id=request.actor.user_id,
-            response_url=request.response_url,
-            channel=request.where.channel_id,
-            text=blocks.trigger_expired_text(),
-        )
+        await _tell(deps, request, blocks.trigger_expired_text())
         return None
-    return dict(opened.data) if isinstance(opened.data, dict) else None
+    view = opened.get("view")
+    return str(view["id"]) if isinstance(view, dict) and view.get("id") else None
 
 
-async def run_termination(
+async def _tell(deps: Deps, request: AttemptRequest, text: str) -> None:
+    await deps.delivery.tell(
+        user_id=request.actor.user_id,
+        response_url=request.response_url,
+        channel=request.where.channel_id,
+        text=text,
+    )
+
+
+async def run_action(
     deps: Deps, attempt_id: str, nonce: str, reason: str, view_id: str | None
 ) -> None:
-    """After a confirmed submission: terminate, verify, and tell everyone the result."""
+    """After a confirmed submission: act, verify, and tell everyone the result."""
 
     async def show(view: dict[str, Any]) -> None:
         if view_id is None:
@@ -161,139 +180,125 @@ async def run_termination(
             # The user may have closed the modal; the channel message still carries the result.
             logger.info("modal update skipped: %s", exc.response.get("error"))
 
-    async def accepted(attempt: Any) -> None:
+    async def accepted(attempt: Attempt) -> None:
         await show(blocks.verifying_modal(attempt))
 
-    execution = await deps.service.execute(attempt_id, nonce, reason, on_accepted=accepted)
+    execution = await execute.execute(
+        deps.attempts, attempt_id, nonce, reason, on_accepted=accepted
+    )
     if execution is None:
         return
     deps.metrics.attempts_total.labels(outcome=execution.attempt.outcome.value).inc()
     await asyncio.gather(show(blocks.result_modal(execution)), deps.delivery.announce(execution))
 
 
-async def record_denial(deps: Deps, request: TerminateRequest, decision: Any) -> None:
+async def record_denial(deps: Deps, request: AttemptRequest, decision: Decision) -> None:
     """A denial answered in the ack still goes into the audit trail and the mirror."""
-    attempt = await deps.service.record_denial(request, decision)
+    attempt = await confirm.record_denial(deps.attempts, request, decision)
     deps.metrics.attempts_total.labels(outcome=attempt.outcome.value).inc()
     await deps.delivery.mirror(attempt)
 
 
-async def deny_click(deps: Deps, request: TerminateRequest, decision: Any) -> None:
+async def deny_click(deps: Deps, request: AttemptRequest, decision: Decision) -> None:
     """A denied button click: record it and tell the clicking user privately."""
     await record_denial(deps, request, decision)
-    await deps.delivery.tell(
-        user_id=request.actor.user_id,
-        response_url=request.response_url,
-        channel=request.where.channel_id,
-        text=blocks.denial_text(decision),
-    )
+    await _tell(deps, request, blocks.denial_text(decision))
 
 
 async def abandon(deps: Deps, attempt_id: str, nonce: str) -> None:
     """The modal was closed before submitting."""
-    attempt = await deps.service.abandon(attempt_id, nonce)
+    attempt = await upkeep.abandon(deps.attempts, attempt_id, nonce)
     if attempt is not None:
         deps.metrics.attempts_total.labels(outcome=attempt.outcome.value).inc()
 
 
-async def retry(
-    deps: Deps,
-    *,
-    attempt_id: str,
-    actor: Actor,
-    where: Where,
-    request_id: str,
-    response_url: str | None,
-    trigger_id: str,
-    message: tuple[str | None, str | None],
-) -> None:
+async def retry(deps: Deps, attempt_id: str, interaction: Interaction) -> None:
     """Retry button: a new attempt through all the same checks and a fresh modal."""
-    received_at = time.monotonic()
-    failed = await deps.service.get(attempt_id)
+    failed = await deps.attempts.audit.get(attempt_id)
     request = (
         None
         if failed is None
-        else deps.service.retry_request(failed, actor, where, request_id, response_url)
+        else upkeep.retry_request(
+            failed,
+            interaction.actor,
+            interaction.where,
+            interaction.request_id,
+            interaction.response_url,
+        )
     )
     if request is None:
         await deps.delivery.tell(
-            user_id=actor.user_id,
-            response_url=response_url,
-            channel=where.channel_id,
-            text=":information_source: That attempt cannot be retried.",
+            user_id=interaction.actor.user_id,
+            response_url=interaction.response_url,
+            channel=interaction.where.channel_id,
+            text=blocks.cannot_retry_text(),
         )
         return
-    channel, ts = message
-    request = TerminateRequest(
+    request = AttemptRequest(
         actor=request.actor,
         where=request.where,
         source=request.source,
         command=request.command,
         request_id=request.request_id,
-        thread_ts=request.thread_ts or ts,
-        response_url=response_url,
-        message_channel=channel,
-        message_ts=ts,
-        received_at=received_at,
+        thread_ts=request.thread_ts or interaction.message_ts,
+        response_url=interaction.response_url,
+        message_channel=interaction.message_channel,
+        message_ts=interaction.message_ts,
+        received_at=interaction.received_at,
     )
-    decision = deps.service.precheck(actor, where, request.command.pipeline)
+    decision = confirm.precheck(
+        deps.attempts, interaction.actor, interaction.where, request.command.pipeline
+    )
     if not decision.allowed:
         await deny_click(deps, request, decision)
         return
     if not deps.opening.try_enter():
         deps.metrics.shed_total.labels(reason="busy").inc()
-        await deps.delivery.tell(
-            user_id=actor.user_id,
-            response_url=response_url,
-            channel=where.channel_id,
-            text=blocks.busy_text(),
-        )
+        await _tell(deps, request, blocks.busy_text())
         return
-    await open_confirmation(deps, request, trigger_id, reserved=True)
+    await open_confirmation(deps, request, interaction, reserved=True)
 
 
-async def answer_status(
-    deps: Deps, actor: Actor, where: Where, command: StatusCommand, response_url: str
-) -> None:
-    """`/vs-terminate status`: for users the policy lets terminate that pipeline."""
-    text = await _status_text(deps, actor, where, command)
-    await deps.delivery.respond(response_url, blocks.ephemeral(text))
-
-
-async def _status_text(deps: Deps, actor: Actor, where: Where, command: StatusCommand) -> str:
+async def answer_status(deps: Deps, interaction: Interaction, command: StatusCommand) -> None:
+    """`/vs-terminate status`: for users the policy lets act on that pipeline."""
     try:
-        decision, pipeline = await deps.service.can_terminate(actor, where, command.pipeline)
-        if pipeline is None or not decision.allowed:
-            return blocks.denial_text(decision)
-        status = await deps.service.run_status(pipeline, command.run_id)
+        decision, pipeline = await queries.can_act(
+            deps.attempts, interaction.actor, interaction.where, command.pipeline
+        )
+        if not decision.allowed:
+            text = blocks.denial_text(decision)
+        else:
+            status = await queries.run_status(deps.attempts, pipeline, command.run_id)
+            text = blocks.status_text(pipeline, command.run_id, status)
     except LookupFailedError as exc:
-        return _lookup_error(exc)
-    return blocks.status_text(pipeline, command.run_id, status)
+        text = blocks.lookup_error_text(exc.blocker)
+    await _respond(deps, interaction, text)
 
 
-async def answer_history(
-    deps: Deps, actor: Actor, where: Where, command: HistoryCommand, response_url: str
-) -> None:
-    """`/vs-terminate history`: the last 10 attempts on pipelines the caller may terminate."""
+async def answer_history(deps: Deps, interaction: Interaction, command: HistoryCommand) -> None:
+    """`/vs-terminate history`: the last 10 attempts on pipelines the caller may act on."""
     try:
-        attempts = await deps.service.history(actor, where, command.pipeline, command.run_id)
+        attempts = await queries.history(
+            deps.attempts, interaction.actor, interaction.where, command.pipeline, command.run_id
+        )
         text = blocks.history_text(attempts)
     except LookupFailedError as exc:
-        text = _lookup_error(exc)
-    await deps.delivery.respond(response_url, blocks.ephemeral(text))
+        text = blocks.lookup_error_text(exc.blocker)
+    await _respond(deps, interaction, text)
 
 
-async def answer_can_i(
-    deps: Deps, actor: Actor, where: Where, pipeline: PipelineRef, response_url: str
-) -> None:
+async def answer_can_i(deps: Deps, interaction: Interaction, command: CanICommand) -> None:
     """`/vs-terminate can-i`: allowed or not here, the deciding rule, and who could instead."""
     try:
-        decision, resolved = await deps.service.can_terminate(actor, where, pipeline)
-        text = blocks.can_i_text(decision, resolved, where.channel_id) if resolved else ""
+        decision, resolved = await queries.can_act(
+            deps.attempts, interaction.actor, interaction.where, command.pipeline
+        )
+        text = blocks.can_i_text(decision, resolved, interaction.where.channel_id)
     except LookupFailedError as exc:
-        text = _lookup_error(exc)
-    await deps.delivery.respond(response_url, blocks.ephemeral(text))
+        text = blocks.lookup_error_text(exc.blocker)
+    await _respond(deps, interaction, text)
 
 
-def _lookup_error(exc: LookupFailedError) -> str:
-    return ":warning: " + blocks.BLOCKER_WORDS[exc.blocker]
+async def _respond(deps: Deps, interaction: Interaction, text: str) -> None:
+    if interaction.response_url is not None:
+        await deps.delivery.respond(interaction.response_url, blocks.ephemeral(text))

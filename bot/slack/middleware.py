@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot import logs
-from bot.slack.requests import as_dict, as_str
+from bot.slack.requests import Interaction
 
 
-def bind_request_context(body: dict[str, Any]) -> None:
-    """Put the request's team and user (and an id, if the router gave none) in the log context."""
-    user = as_str(body.get("user_id")) or as_str(as_dict(body.get("user")).get("id"))
-    team = as_str(body.get("team_id")) or as_str(as_dict(body.get("team")).get("id"))
-    # The router already gave this HTTP request an id; Socket Mode requests arrive without one.
-    request_id = logs.current_request_id() or logs.new_request_id()
-    logs.set_context(request_id=request_id, team_id=team, user_id=user)
+def bind_request_context(interaction: Interaction) -> None:
+    """Put the request's id, team and user in the log context of everything it runs."""
+    logs.set_context(
+        request_id=interaction.request_id,
+        team_id=interaction.actor.team_id,
+        user_id=interaction.actor.user_id or None,
+    )

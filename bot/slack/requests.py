@@ -6,6 +6,8 @@ module is the one place that knows them, and it never trusts a field's type.
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from bot.domain import Actor, Where
@@ -87,3 +89,51 @@ def reason_value(view: dict[str, Any]) -> object:
     """The reason input's raw value from a submitted view."""
     values = as_dict(as_dict(view.get("state")).get("values"))
     return as_dict(as_dict(values.get(ids.REASON_BLOCK)).get(ids.REASON_ACTION)).get("value")
+
+
+@dataclass(slots=True)
+class Interaction:
+    """One Slack request's who, where and handles, read once from its payload.
+
+    Listeners receive it ready-made; flows carry it, and the task supervisor hands it to the
+    error reporter when a flow fails, so the user is told where they asked. `view_id` is set
+    once a modal for the request is open, so a later failure shows up in that modal too.
+    """
+
+    actor: Actor
+    where: Where
+    request_id: str
+    received_at: float
+    response_url: str | None = None
+    trigger_id: str = ""
+    message_channel: str | None = None
+    message_ts: str | None = None
+    thread_ts: str | None = None
+    view_id: str | None = None
+
+
+def read_interaction(body: dict[str, Any], request_id: str) -> Interaction:
+    """The interaction a slash command, `block_actions` or `view_*` payload describes."""
+    received_at = time.monotonic()
+    if as_str(body.get("command")) is not None:
+        return Interaction(
+            actor=command_actor(body),
+            where=command_where(body),
+            request_id=request_id,
+            received_at=received_at,
+            response_url=as_str(body.get("response_url")),
+            trigger_id=as_str(body.get("trigger_id")) or "",
+        )
+    channel, ts, thread = clicked_message(body)
+    return Interaction(
+        actor=interaction_actor(body),
+        where=interaction_where(body),
+        request_id=request_id,
+        received_at=received_at,
+        response_url=as_str(body.get("response_url")),
+        trigger_id=as_str(body.get("trigger_id")) or "",
+        message_channel=channel,
+        message_ts=ts,
+        thread_ts=thread,
+        view_id=as_str(as_dict(body.get("view")).get("id")),
+    )

@@ -1,8 +1,8 @@
 """The confirmation modal's submission and close: the ack path (SPEC §4.2).
 
 A submission is checked locally (reason present, attempt still awaiting confirmation with
-this nonce: one indexed read) and answered at once with `response_action`; the termination
-itself runs after the ack.
+this nonce: one indexed read) and answered at once with `response_action`; the action itself
+runs after the ack.
 """
 
 from __future__ import annotations
@@ -11,16 +11,18 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot.domain import clean_reason
+from bot.attempts import confirm
+from bot.domain import Where, clean_reason
 from bot.errors import UsageError
 from bot.slack import blocks, flows, ids
 from bot.slack.deps import Deps
-from bot.slack.error_handler import Notify
-from bot.slack.requests import as_dict, as_str, interaction_actor, reason_value
+from bot.slack.requests import Interaction, as_dict, reason_value
 
 
-async def handle_confirm_submission(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
-    """Terminate was pressed in the confirmation modal."""
+async def handle_confirm_submission(
+    ack: AsyncAck, body: dict[str, Any], interaction: Interaction, deps: Deps
+) -> None:
+    """The confirmation modal's submit button was pressed."""
     view = as_dict(body.get("view"))
     parsed = flows.parse_metadata(view.get("private_metadata"))
     if parsed is None:
@@ -32,36 +34,39 @@ async def handle_confirm_submission(ack: AsyncAck, body: dict[str, Any], deps: D
     except UsageError as exc:
         await ack(response_action="errors", errors={ids.REASON_BLOCK: str(exc).capitalize() + "."})
         return
-    attempt = await deps.service.awaiting(attempt_id)
-    check = deps.service.check_submission(attempt, nonce, reason)
-    if check.reason_error is not None:
-        await ack(response_action="errors", errors={ids.REASON_BLOCK: check.reason_error})
-        return
-    if not check.accepted or check.attempt is None:
+    attempt = await confirm.awaiting(deps.attempts, attempt_id)
+    check = confirm.check_submission(deps.attempts, attempt, nonce, reason)
+    if check.attempt is None:
         await ack(response_action="update", view=blocks.stale_modal())
         return
-    await ack(response_action="update", view=blocks.terminating_modal(check.attempt))
-    actor = interaction_actor(body)
-    view_id = as_str(view.get("id"))
-    notify = Notify(
-        user_id=actor.user_id,
-        response_url=check.attempt.response_url,
-        channel_id=check.attempt.channel_id,
-        view_id=view_id,
-    )
+    if check.reason_missing:
+        await ack(
+            response_action="errors",
+            errors={ids.REASON_BLOCK: blocks.reason_required_text(check.attempt)},
+        )
+        return
+    await ack(response_action="update", view=blocks.working_modal(check.attempt))
+    # The submission payload names no channel: failures are told where the attempt began.
+    interaction.response_url = check.attempt.response_url
+    interaction.where = Where(check.attempt.channel_id or "", is_dm=check.attempt.channel_is_dm)
     flows.start(
         deps,
-        flows.run_termination(deps, attempt_id, nonce, reason, view_id),
-        name="run_termination",
-        notify=notify,
+        flows.run_action(deps, attempt_id, nonce, reason, interaction.view_id),
+        name="run_action",
+        interaction=interaction,
     )
 
 
-async def handle_confirm_closed(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
+async def handle_confirm_closed(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    interaction: Interaction,  # noqa: ARG001 - nobody waits for a close to be told anything
+    deps: Deps,
+) -> None:
     """The confirmation modal was closed with Cancel or ×."""
     await ack()
-    view = as_dict(body.get("view"))
-    parsed = flows.parse_metadata(view.get("private_metadata"))
+    parsed = flows.parse_metadata(as_dict(body.get("view")).get("private_metadata"))
     if parsed is None:
         return
-    flows.start(deps, flows.abandon(deps, *parsed), name="abandon", notify=Notify())
+    # Nobody waits for a close: a failure to record it is logged, not told.
+    flows.start(deps, flows.abandon(deps, *parsed), name="abandon", interaction=None)

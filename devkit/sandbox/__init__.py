@@ -29,7 +29,7 @@ from typing import Any, Final, TextIO
 
 import httpx
 
-from bot.domain import Outcome
+from bot.attempts.lifecycle import Outcome
 from devkit.fakes import FakeSlack, FakeVectorShift, RunScript, SlackCall, SlackClient, SlackUser
 from devkit.render import (
     CONFIRM_CALLBACK,

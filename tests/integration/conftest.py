@@ -4,13 +4,15 @@ database                     an open `Database` on `database_url`
 clock                        a `FakeClock` (aware UTC, moves only when told)
 repository                   `AuditRepository(database, hmac_key=TEST_HMAC_KEY, clock=clock)`
 make_attempt                 builds `Attempt`s with sensible defaults and unique ids
+advance                      moves a stored awaiting attempt to an outcome through legal changes
+attempt_in                   starts a `make_attempt` attempt and `advance`s it to an outcome
 execute_sql                  runs raw SQL on `database_url` outside the app (tampering)
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,12 +21,23 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from bot.attempts.lifecycle import (
+    Abandoned,
+    Action,
+    Attempt,
+    Change,
+    Finished,
+    Outcome,
+    Source,
+    Submitted,
+)
 from bot.audit.db import Database
 from bot.audit.repository import AuditRepository
-from bot.domain import Attempt, Outcome, Source
 
 TEST_HMAC_KEY = b"integration-test-chain-key"
 START = datetime(2026, 11, 28, 21, 0, tzinfo=UTC)
+OWNER = "instance-a"
+"""The instance `advance` submits attempts on unless told otherwise."""
 
 
 class FakeClock:
@@ -73,6 +86,7 @@ def make_attempt(clock: FakeClock) -> Callable[..., Attempt]:
             user_id="U0ALICE",
             source=Source.SLASH_COMMAND,
             outcome=Outcome.AWAITING_CONFIRMATION,
+            action=Action.TERMINATE,
             team_id="T0TEAM",
             user_name="alice",
             channel_id="C0INCIDENTS",
@@ -88,6 +102,63 @@ def make_attempt(clock: FakeClock) -> Callable[..., Attempt]:
         return replace(attempt, **overrides)
 
     return make
+
+
+def changes_to(outcome: Outcome, *, nonce: str | None, owner: str) -> list[Change]:
+    """Legal changes taking an attempt awaiting confirmation (with `nonce`) to `outcome`.
+
+    Every outcome a pending attempt can finish in is reached through `pending`, as a real
+    termination does; `abandoned` by closing the modal; `awaiting_confirmation` by nothing.
+    """
+    if outcome is Outcome.AWAITING_CONFIRMATION:
+        return []
+    if outcome is Outcome.ABANDONED:
+        return [Abandoned()]
+    assert nonce is not None, "only an attempt with a nonce can be submitted"
+    submitted = Submitted(nonce=nonce, owner=owner)
+    if outcome is Outcome.PENDING:
+        return [submitted]
+    return [submitted, Finished(outcome=outcome)]
+
+
+Advance = Callable[..., Awaitable[Attempt]]
+
+
+@pytest.fixture
+def advance(repository: AuditRepository) -> Advance:
+    async def move(
+        attempt: Attempt,
+        outcome: Outcome,
+        *,
+        repository: AuditRepository = repository,
+        owner: str = OWNER,
+    ) -> Attempt:
+        assert attempt.outcome is Outcome.AWAITING_CONFIRMATION, attempt
+        for change in changes_to(outcome, nonce=attempt.nonce, owner=owner):
+            moved = await repository.record(attempt.id, change)
+            assert moved is not None, f"{change} was refused from {attempt.outcome}"
+            attempt = moved
+        assert attempt.outcome is outcome
+        return attempt
+
+    return move
+
+
+@pytest.fixture
+def attempt_in(
+    repository: AuditRepository, make_attempt: Callable[..., Attempt], advance: Advance
+) -> Advance:
+    async def start_and_move(
+        outcome: Outcome,
+        *,
+        repository: AuditRepository = repository,
+        owner: str = OWNER,
+        **overrides: Any,
+    ) -> Attempt:
+        started = await repository.start(make_attempt(**overrides))
+        return await advance(started, outcome, repository=repository, owner=owner)
+
+    return start_and_move
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import hmac
 import json
 from datetime import UTC, datetime
 
+from bot.attempts.lifecycle import Blocked, Finished, Outcome, Submitted
 from bot.audit.chain import event_bytes, event_hash
 from bot.audit.db import Database
 from bot.audit.repository import AuditRepository, VerifyResult
-from bot.domain import Outcome
 
 KEY = b"integration-test-chain-key"  # the `repository` fixture's key
 
@@ -45,13 +45,15 @@ def test_the_hashed_bytes_are_canonical_json_of_the_event():
 
 async def write_history(repository, make_attempt, clock) -> list[str]:
     """Four events over two attempts; returns the attempt ids."""
-    first = await repository.add(make_attempt())
+    first = await repository.start(make_attempt())
     clock.advance(1)
-    second = await repository.add(make_attempt(requested_at=clock()))
+    second = await repository.start(make_attempt(requested_at=clock()))
     clock.advance(1)
-    await repository.update(first.id, outcome=Outcome.PENDING, reason="stuck")
+    submitted = Submitted(nonce=first.nonce, owner="host-1", reason="stuck")
+    assert await repository.record(first.id, submitted) is not None
     clock.advance(1)
-    await repository.update(first.id, outcome=Outcome.SUCCEEDED, http_status=200)
+    finished = Finished(outcome=Outcome.SUCCEEDED, http_status=200)
+    assert await repository.record(first.id, finished) is not None
     return [first.id, second.id]
 
 
@@ -203,8 +205,8 @@ async def test_an_edited_projection_is_found(repository, make_attempt, clock, ex
 async def test_a_deleted_newest_event_is_found_through_the_projection(
     repository, make_attempt, execute_sql
 ):
-    await repository.add(make_attempt())
-    newest = await repository.add(make_attempt())
+    await repository.start(make_attempt())
+    newest = await repository.start(make_attempt())
     execute_sql("DELETE FROM audit_events WHERE id = 2")
 
     result = await repository.verify()
@@ -222,8 +224,9 @@ async def test_two_handles_appending_at_once_keep_one_chain(database_url, make_a
 
         async def append_all(repo: AuditRepository, mine) -> None:
             for attempt in mine:
-                await repo.add(attempt)
-                await repo.update(attempt.id, outcome=Outcome.DENIED, error="not allowed")
+                await repo.start(attempt)
+                denied = Blocked(outcome=Outcome.DENIED, error="not allowed")
+                assert await repo.record(attempt.id, denied) is not None
 
         await asyncio.gather(*(append_all(r, a) for r, a in zip(repos, attempts, strict=True)))
 

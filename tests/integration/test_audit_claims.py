@@ -4,60 +4,68 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.attempts.lifecycle import Finished, Outcome
 from bot.audit.db import Database
 from bot.audit.repository import AuditRepository
-from bot.domain import Outcome
 
 RUN = {"base_url": "https://api.vectorshift.ai/v1", "pipeline_id": "P1", "run_id": "r1"}
 CONTENDERS = 6
 
 
-async def test_the_first_claim_of_a_run_is_granted(repository, make_attempt):
-    attempt = await repository.add(make_attempt(outcome=Outcome.PENDING))
+async def test_the_first_claim_of_a_run_is_granted(repository, attempt_in):
+    attempt = await attempt_in(Outcome.PENDING)
 
     assert await repository.claim_run(**RUN, attempt_id=attempt.id) is None
     assert await repository.blocking_attempt(**RUN) == attempt
 
 
-async def test_claiming_again_with_the_holding_attempt_is_granted(repository, make_attempt):
-    attempt = await repository.add(make_attempt(outcome=Outcome.PENDING))
+async def test_claiming_again_with_the_holding_attempt_is_granted(repository, attempt_in):
+    attempt = await attempt_in(Outcome.PENDING)
     await repository.claim_run(**RUN, attempt_id=attempt.id)
 
     assert await repository.claim_run(**RUN, attempt_id=attempt.id) is None
 
 
-async def test_a_pending_or_succeeded_holder_blocks_a_second_claim(repository, make_attempt):
+async def test_a_pending_or_succeeded_holder_blocks_a_second_claim(repository, attempt_in):
     for outcome in (Outcome.PENDING, Outcome.SUCCEEDED):
         run = {**RUN, "run_id": f"run-{outcome}"}
-        holder = await repository.add(make_attempt(outcome=Outcome.PENDING))
+        holder = await attempt_in(Outcome.PENDING)
         await repository.claim_run(**run, attempt_id=holder.id)
-        holder = await repository.update(holder.id, outcome=outcome)
-        second = await repository.add(make_attempt(outcome=Outcome.PENDING))
+        if outcome is not Outcome.PENDING:
+            holder = await repository.record(holder.id, Finished(outcome=outcome))
+            assert holder is not None
+            assert holder.outcome is Outcome.SUCCEEDED
+        second = await attempt_in(Outcome.PENDING)
 
         assert await repository.claim_run(**run, attempt_id=second.id) == holder
         assert await repository.blocking_attempt(**run) == holder
 
 
-async def test_a_holder_in_any_other_outcome_is_replaced(repository, make_attempt):
+async def test_a_holder_in_any_other_outcome_is_replaced(
+    repository, make_attempt, advance, attempt_in
+):
     others = [o for o in Outcome if o not in {Outcome.PENDING, Outcome.SUCCEEDED}]
     for outcome in others:
         run = {**RUN, "run_id": f"run-{outcome}"}
-        holder = await repository.add(make_attempt(outcome=Outcome.PENDING))
+        # Claimed while awaiting, then moved on: through pending wherever the outcome is one a
+        # pending attempt can finish in.
+        holder = await repository.start(make_attempt())
         await repository.claim_run(**run, attempt_id=holder.id)
-        await repository.update(holder.id, outcome=outcome)
+        holder = await advance(holder, outcome)
+        assert holder.outcome is outcome
         assert await repository.blocking_attempt(**run) is None
-        second = await repository.add(make_attempt(outcome=Outcome.PENDING))
+        second = await attempt_in(Outcome.PENDING)
 
         assert await repository.claim_run(**run, attempt_id=second.id) is None
         assert await repository.blocking_attempt(**run) == second
 
 
-async def test_claims_are_per_base_url_pipeline_and_run(repository, make_attempt):
-    first = await repository.add(make_attempt(outcome=Outcome.PENDING))
+async def test_claims_are_per_base_url_pipeline_and_run(repository, attempt_in):
+    first = await attempt_in(Outcome.PENDING)
     await repository.claim_run(**RUN, attempt_id=first.id)
 
     for other in ({"base_url": "https://eu.example/v1"}, {"pipeline_id": "P2"}, {"run_id": "r2"}):
-        attempt = await repository.add(make_attempt(outcome=Outcome.PENDING))
+        attempt = await attempt_in(Outcome.PENDING)
         assert await repository.claim_run(**{**RUN, **other}, attempt_id=attempt.id) is None
 
 
@@ -76,15 +84,13 @@ async def contenders(url: str, clock, count: int) -> list[tuple[Database, AuditR
 
 
 async def test_concurrent_claims_from_separate_handles_have_exactly_one_winner(
-    database_url, clock, make_attempt
+    database_url, clock, attempt_in
 ):
     handles = await contenders(database_url, clock, CONTENDERS)
     try:
         for round_no in range(3):
             run = {**RUN, "run_id": f"race-{round_no}"}
-            attempts = [
-                await repo.add(make_attempt(outcome=Outcome.PENDING)) for _, repo in handles
-            ]
+            attempts = [await attempt_in(Outcome.PENDING, repository=repo) for _, repo in handles]
 
             results = await asyncio.gather(
                 *(
@@ -103,19 +109,17 @@ async def test_concurrent_claims_from_separate_handles_have_exactly_one_winner(
 
 
 async def test_concurrent_takeovers_of_a_failed_holder_have_exactly_one_winner(
-    database_url, clock, make_attempt
+    database_url, clock, attempt_in
 ):
     handles = await contenders(database_url, clock, CONTENDERS)
     try:
         repo0 = handles[0][1]
         for round_no in range(3):
             run = {**RUN, "run_id": f"takeover-{round_no}"}
-            failed = await repo0.add(make_attempt(outcome=Outcome.PENDING))
+            failed = await attempt_in(Outcome.PENDING, repository=repo0)
             await repo0.claim_run(**run, attempt_id=failed.id)
-            await repo0.update(failed.id, outcome=Outcome.FAILED)
-            attempts = [
-                await repo.add(make_attempt(outcome=Outcome.PENDING)) for _, repo in handles
-            ]
+            assert await repo0.record(failed.id, Finished(outcome=Outcome.FAILED)) is not None
+            attempts = [await attempt_in(Outcome.PENDING, repository=repo) for _, repo in handles]
 
             results = await asyncio.gather(
                 *(

@@ -7,17 +7,17 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 
+from bot.attempts.lifecycle import AUDIT_FIELDS, Finished, Outcome, Source, Submitted
 from bot.audit.export import write_csv, write_jsonl
-from bot.domain import AUDIT_FIELDS, Outcome, Source
 
 START = datetime(2026, 11, 28, 21, 0, tzinfo=UTC)  # the `clock` fixture's start
 
 
 async def seed(repository, make_attempt, clock):
     """Three attempts a minute apart; the first ends succeeded."""
-    a = await repository.add(make_attempt(pipeline_id="P1", pipeline_name="Nightly ETL"))
+    a = await repository.start(make_attempt(pipeline_id="P1", pipeline_name="Nightly ETL"))
     clock.advance(60)
-    b = await repository.add(
+    b = await repository.start(
         make_attempt(
             requested_at=clock(),
             pipeline_id="P2",
@@ -28,10 +28,12 @@ async def seed(repository, make_attempt, clock):
         )
     )
     clock.advance(60)
-    c = await repository.add(make_attempt(requested_at=clock(), pipeline_id="P1", run_id="r-c"))
+    c = await repository.start(make_attempt(requested_at=clock(), pipeline_id="P1", run_id="r-c"))
     clock.advance(5)
-    await repository.update(a.id, outcome=Outcome.PENDING, reason="=cost spike")
-    await repository.update(a.id, outcome=Outcome.SUCCEEDED, http_status=200, api_status="success")
+    submitted = Submitted(nonce=a.nonce, owner="host-1", reason="=cost spike")
+    assert await repository.record(a.id, submitted) is not None
+    finished = Finished(outcome=Outcome.SUCCEEDED, http_status=200, api_status="success")
+    assert await repository.record(a.id, finished) is not None
     return a, b, c
 
 

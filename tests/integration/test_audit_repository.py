@@ -1,4 +1,4 @@
-"""AuditRepository on SQLite and PostgreSQL: attempts, events, queries, alert messages, failures."""
+"""AuditRepository on SQLite and PostgreSQL: attempts, events, queries, heartbeats, failures."""
 
 from __future__ import annotations
 
@@ -7,14 +7,25 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from bot.attempts.lifecycle import (
+    AUDIT_FIELDS,
+    Abandoned,
+    Action,
+    Blocked,
+    Finished,
+    Outcome,
+    Resolved,
+    Source,
+    Submitted,
+)
 from bot.audit import AuditReadError
 from bot.audit.db import Database
-from bot.domain import AUDIT_FIELDS, Outcome, Source
 from bot.errors import AuditWriteError
 
 START = datetime(2026, 11, 28, 21, 0, tzinfo=UTC)  # the `clock` fixture's start
 
 FINAL_AT = START + timedelta(seconds=42)
+LAPSE = timedelta(seconds=30)
 
 
 def events_of(execute_sql, attempt_id: str) -> list[tuple[str, dict[str, object]]]:
@@ -24,20 +35,21 @@ def events_of(execute_sql, attempt_id: str) -> list[tuple[str, dict[str, object]
     return [(row.outcome, json.loads(row.data)) for row in rows]
 
 
-async def test_added_attempt_reads_back_equal(repository, make_attempt):
+async def test_a_started_attempt_reads_back_equal(repository, make_attempt):
     attempt = make_attempt()
 
-    stored = await repository.add(attempt)
+    stored = await repository.start(attempt)
 
     assert stored == attempt
     assert await repository.get(attempt.id) == attempt
+    assert stored.action is Action.TERMINATE
 
 
 async def test_datetimes_are_stored_and_returned_in_utc(repository, make_attempt):
     east = timezone(timedelta(hours=5, minutes=30))
     attempt = make_attempt(requested_at=datetime(2026, 11, 29, 2, 30, tzinfo=east))
 
-    await repository.add(attempt)
+    await repository.start(attempt)
     got = await repository.get(attempt.id)
 
     assert got is not None
@@ -49,88 +61,96 @@ async def test_get_of_an_unknown_attempt_is_none(repository):
     assert await repository.get("nope") is None
 
 
-async def test_update_applies_changes_and_appends_one_event(repository, make_attempt, execute_sql):
-    attempt = await repository.add(make_attempt())
+async def test_record_applies_a_change_and_appends_one_event(repository, make_attempt, execute_sql):
+    attempt = await repository.start(make_attempt())
 
-    updated = await repository.update(
-        attempt.id, outcome=Outcome.PENDING, reason="runaway costs", view_id="V123"
+    updated = await repository.record(
+        attempt.id, Submitted(nonce=attempt.nonce, owner="host-1", reason="runaway costs")
     )
 
     assert updated is not None
-    assert (updated.outcome, updated.reason, updated.view_id) == (
+    assert (updated.outcome, updated.reason, updated.owner, updated.nonce) == (
         Outcome.PENDING,
         "runaway costs",
-        "V123",
+        "host-1",
+        None,
     )
     assert await repository.get(attempt.id) == updated
     assert events_of(execute_sql, attempt.id)[1:] == [
-        ("pending", {"outcome": "pending", "reason": "runaway costs"})
+        ("pending", {"event": "submitted", "outcome": "pending", "reason": "runaway costs"})
     ]
 
 
-async def test_first_event_carries_every_audit_field_and_nothing_else(
+async def test_first_event_carries_its_kind_and_every_audit_field_and_nothing_else(
     repository, make_attempt, execute_sql
 ):
-    attempt = await repository.add(make_attempt())
+    attempt = await repository.start(make_attempt())
 
     [(outcome, data)] = events_of(execute_sql, attempt.id)
 
     assert outcome == "awaiting_confirmation"
-    assert sorted(data) == sorted(AUDIT_FIELDS)
+    assert sorted(data) == sorted(["event", *AUDIT_FIELDS])
+    assert data["event"] == "started"
     assert data["requested_at"] == "2026-11-28T21:00:00.000000Z"
     assert data["source"] == "slash_command"
     assert "response_url" not in data
     assert "nonce" not in data
+    assert "action" not in data
+    assert "owner" not in data
 
 
-async def test_update_with_an_unexpected_outcome_writes_nothing(
+async def test_a_submission_from_a_state_transitions_forbids_writes_nothing(
     repository, make_attempt, execute_sql
 ):
-    attempt = await repository.add(make_attempt(outcome=Outcome.ABANDONED))
+    attempt = await repository.start(make_attempt())
+    abandoned = await repository.record(attempt.id, Abandoned(nonce=attempt.nonce))
+    assert abandoned is not None
 
-    result = await repository.update(
-        attempt.id, expect={Outcome.AWAITING_CONFIRMATION}, outcome=Outcome.PENDING
+    # The right nonce, but `abandoned` is not a state a submission may start from.
+    result = await repository.record(
+        attempt.id, Submitted(nonce=attempt.nonce, owner="host-1", reason="late")
     )
 
     assert result is None
+    assert await repository.get(attempt.id) == abandoned
+    assert len(events_of(execute_sql, attempt.id)) == 2
+
+
+async def test_a_change_with_a_wrong_nonce_writes_nothing(repository, make_attempt, execute_sql):
+    attempt = await repository.start(make_attempt(nonce="right-nonce"))
+
+    submitted = await repository.record(attempt.id, Submitted(nonce="wrong-nonce", owner="host-1"))
+    abandoned = await repository.record(attempt.id, Abandoned(nonce="wrong-nonce"))
+
+    assert submitted is None
+    assert abandoned is None
     assert await repository.get(attempt.id) == attempt
     assert len(events_of(execute_sql, attempt.id)) == 1
 
 
-async def test_update_with_a_wrong_nonce_writes_nothing(repository, make_attempt, execute_sql):
-    attempt = await repository.add(make_attempt(nonce="right-nonce"))
+async def test_a_submission_with_the_right_nonce_applies_once(repository, make_attempt):
+    attempt = await repository.start(make_attempt(nonce="right-nonce"))
+    submission = Submitted(nonce="right-nonce", owner="host-1")
 
-    result = await repository.update(
-        attempt.id, expect_nonce="wrong-nonce", outcome=Outcome.PENDING
-    )
-
-    assert result is None
-    assert await repository.get(attempt.id) == attempt
-    assert len(events_of(execute_sql, attempt.id)) == 1
-
-
-async def test_update_with_the_right_nonce_and_outcome_applies_once(repository, make_attempt):
-    attempt = await repository.add(make_attempt(nonce="right-nonce"))
-    guard = {"expect": {Outcome.AWAITING_CONFIRMATION}, "expect_nonce": "right-nonce"}
-
-    first = await repository.update(attempt.id, **guard, outcome=Outcome.PENDING)
-    replay = await repository.update(attempt.id, **guard, outcome=Outcome.PENDING)
+    first = await repository.record(attempt.id, submission)
+    replay = await repository.record(attempt.id, submission)
 
     assert first is not None
     assert first.outcome is Outcome.PENDING
     assert replay is None
 
 
-async def test_update_of_a_missing_attempt_returns_none(repository, execute_sql):
-    assert await repository.update("nope", outcome=Outcome.FAILED) is None
+async def test_record_of_a_missing_attempt_returns_none(repository, execute_sql):
+    assert await repository.record("nope", Finished(outcome=Outcome.FAILED)) is None
     assert execute_sql("SELECT count(*) AS n FROM audit_events")[0].n == 0
+    assert execute_sql("SELECT count(*) AS n FROM attempts")[0].n == 0
 
 
-async def test_a_final_outcome_stamps_completed_at_from_the_clock(repository, make_attempt, clock):
-    attempt = await repository.add(make_attempt(outcome=Outcome.PENDING))
+async def test_a_final_outcome_stamps_completed_at_from_the_clock(repository, attempt_in, clock):
+    attempt = await attempt_in(Outcome.PENDING)
     clock.advance(42)
 
-    done = await repository.update(attempt.id, outcome=Outcome.SUCCEEDED, http_status=200)
+    done = await repository.record(attempt.id, Finished(outcome=Outcome.SUCCEEDED, http_status=200))
 
     assert done is not None
     assert done.completed_at == FINAL_AT
@@ -138,56 +158,61 @@ async def test_a_final_outcome_stamps_completed_at_from_the_clock(repository, ma
 
 
 async def test_a_given_completed_at_is_kept(repository, make_attempt, clock):
-    attempt = await repository.add(make_attempt(outcome=Outcome.PENDING))
+    # Only a start can name `completed_at`: no later change carries one.
     clock.advance(100)
 
-    done = await repository.update(
-        attempt.id, outcome=Outcome.FAILED, completed_at=FINAL_AT, error="bad key"
+    done = await repository.start(
+        make_attempt(outcome=Outcome.DENIED, completed_at=FINAL_AT, error="not allowed")
     )
 
-    assert done is not None
     assert done.completed_at == FINAL_AT
+    assert (await repository.get(done.id)) == done
 
 
-async def test_changing_only_server_side_fields_writes_no_event(
-    repository, make_attempt, execute_sql
-):
-    attempt = await repository.add(make_attempt(outcome=Outcome.PENDING))
-    lease = START + timedelta(minutes=5)
+async def test_a_change_of_no_audited_field_writes_no_event(repository, make_attempt, execute_sql):
+    attempt = await repository.start(make_attempt())
 
-    updated = await repository.update(
-        attempt.id, view_id="V999", lease_owner="host-1", lease_until=lease
+    updated = await repository.record(
+        attempt.id,
+        Resolved(pipeline_id=attempt.pipeline_id, user_name=attempt.user_name, rule=attempt.rule),
     )
 
-    assert updated is not None
-    assert (updated.view_id, updated.lease_owner, updated.lease_until) == ("V999", "host-1", lease)
-    assert await repository.get(attempt.id) == updated
+    assert updated == attempt
+    assert await repository.get(attempt.id) == attempt
     assert len(events_of(execute_sql, attempt.id)) == 1
 
 
-async def test_an_unknown_field_is_refused_before_anything_is_written(repository, make_attempt):
-    attempt = await repository.add(make_attempt())
+async def test_an_unknown_field_or_outcome_is_refused_before_anything_is_written(
+    repository, make_attempt, execute_sql
+):
+    attempt = await repository.start(make_attempt())
 
-    with pytest.raises(TypeError, match="'colour' is not a changeable Attempt field"):
-        await repository.update(attempt.id, colour="red")
-    with pytest.raises(ValueError, match="'exploded' is not a valid Outcome"):
-        await repository.update(attempt.id, outcome="exploded")
+    with pytest.raises(TypeError, match="'colour'"):
+        Resolved(colour="red")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="exploded"):
+        await repository.record(attempt.id, Blocked(outcome="exploded"))  # type: ignore[arg-type]
 
     assert await repository.get(attempt.id) == attempt
+    assert len(events_of(execute_sql, attempt.id)) == 1
 
 
 async def test_projection_equals_the_fold_of_its_events(
     repository, make_attempt, execute_sql, clock
 ):
-    attempt = await repository.add(make_attempt())
-    await repository.update(attempt.id, reason="stuck", view_id="V1")
+    attempt = await repository.start(make_attempt())
+    await repository.record(attempt.id, Resolved(pipeline_name="Nightly ETL v2", rule="admins"))
     clock.advance(5)
-    await repository.update(attempt.id, outcome=Outcome.PENDING, lease_owner="me")
+    await repository.record(attempt.id, Submitted(nonce=attempt.nonce, owner="me", reason="stuck"))
     clock.advance(5)
-    await repository.update(
-        attempt.id, outcome=Outcome.SUCCEEDED, http_status=200, api_status="success"
+    await repository.record(
+        attempt.id,
+        Finished(
+            outcome=Outcome.SUCCEEDED,
+            http_status=200,
+            api_status="success",
+            verified_status="completed",
+        ),
     )
-    await repository.update(attempt.id, verified_status="completed")
 
     folded: dict[str, object] = {}
     for _, data in events_of(execute_sql, attempt.id):
@@ -195,6 +220,7 @@ async def test_projection_equals_the_fold_of_its_events(
     final = await repository.get(attempt.id)
 
     assert final is not None
+    assert folded.pop("event") == "finished"
     assert folded == {
         **{
             name: (value.value if hasattr(value, "value") else value)
@@ -204,27 +230,30 @@ async def test_projection_equals_the_fold_of_its_events(
         "requested_at": "2026-11-28T21:00:00.000000Z",
         "completed_at": "2026-11-28T21:00:10.000000Z",
     }
-    assert [o for o, _ in events_of(execute_sql, attempt.id)] == [
-        "awaiting_confirmation",
-        "awaiting_confirmation",
-        "pending",
-        "succeeded",
-        "succeeded",
+    assert (final.pipeline_name, final.rule, final.reason, final.verified_status) == (
+        "Nightly ETL v2",
+        "admins",
+        "stuck",
+        "completed",
+    )
+    assert [(o, d["event"]) for o, d in events_of(execute_sql, attempt.id)] == [
+        ("awaiting_confirmation", "started"),
+        ("awaiting_confirmation", "resolved"),
+        ("pending", "submitted"),
+        ("succeeded", "finished"),
     ]
 
 
 async def test_budget_times_counts_only_attempts_that_reached_the_api(
-    repository, make_attempt, clock
+    attempt_in, repository, clock
 ):
     times = {}
     for outcome in Outcome:
         times[outcome] = clock.advance(60)
-        await repository.add(make_attempt(outcome=outcome, requested_at=clock()))
-    await repository.add(make_attempt(outcome=Outcome.FAILED, user_id="U0BOB"))
-    await repository.add(make_attempt(outcome=Outcome.FAILED, rule="other-rule"))
-    await repository.add(
-        make_attempt(outcome=Outcome.FAILED, requested_at=START - timedelta(hours=2))
-    )
+        await attempt_in(outcome, requested_at=clock())
+    await attempt_in(Outcome.FAILED, user_id="U0BOB")
+    await attempt_in(Outcome.FAILED, rule="other-rule")
+    await attempt_in(Outcome.FAILED, requested_at=START - timedelta(hours=2))
 
     got = await repository.budget_times(
         user_id="U0ALICE", rule="data-oncall", since=START - timedelta(hours=1)
@@ -239,13 +268,13 @@ async def test_budget_times_counts_only_attempts_that_reached_the_api(
 
 
 async def test_history_filters_by_pipeline_and_run_newest_first(repository, make_attempt, clock):
-    a = await repository.add(make_attempt(pipeline_id="P1", run_id="r1"))
+    a = await repository.start(make_attempt(pipeline_id="P1", run_id="r1"))
     clock.advance(1)
-    b = await repository.add(make_attempt(pipeline_id="P2", run_id="r1", requested_at=clock()))
+    b = await repository.start(make_attempt(pipeline_id="P2", run_id="r1", requested_at=clock()))
     clock.advance(1)
-    c = await repository.add(make_attempt(pipeline_id="P1", run_id="r2", requested_at=clock()))
+    c = await repository.start(make_attempt(pipeline_id="P1", run_id="r2", requested_at=clock()))
     clock.advance(1)
-    d = await repository.add(make_attempt(pipeline_id="P3", run_id="r1", requested_at=clock()))
+    d = await repository.start(make_attempt(pipeline_id="P3", run_id="r1", requested_at=clock()))
 
     assert [x.id for x in await repository.history(pipeline_ids=None)] == [d.id, c.id, b.id, a.id]
     assert [x.id for x in await repository.history(pipeline_ids=["P1", "P2"])] == [c.id, b.id, a.id]
@@ -255,37 +284,87 @@ async def test_history_filters_by_pipeline_and_run_newest_first(repository, make
 
 
 async def test_expired_awaiting_lists_only_old_attempts_still_awaiting(
-    repository, make_attempt, clock
+    repository, make_attempt, attempt_in, clock
 ):
-    old = await repository.add(make_attempt())
-    await repository.add(make_attempt(outcome=Outcome.ABANDONED))
+    old = await repository.start(make_attempt())
+    await attempt_in(Outcome.ABANDONED)
     clock.advance(31 * 60)
-    await repository.add(make_attempt(requested_at=clock()))
+    await repository.start(make_attempt(requested_at=clock()))
 
     got = await repository.expired_awaiting(older_than=clock() - timedelta(minutes=30))
 
     assert [a.id for a in got] == [old.id]
 
 
-async def test_orphaned_pending_lists_pending_attempts_whose_lease_ran_out(
-    repository, make_attempt
+async def test_orphaned_pending_lists_pending_attempts_whose_owner_heartbeat_lapsed(
+    repository, attempt_in, clock
 ):
-    expired = await repository.add(
-        make_attempt(outcome=Outcome.PENDING, lease_owner="gone", lease_until=START)
-    )
-    await repository.add(
-        make_attempt(
-            outcome=Outcome.PENDING, lease_owner="alive", lease_until=START + timedelta(minutes=5)
-        )
-    )
-    await repository.add(
-        make_attempt(outcome=Outcome.FAILED, lease_owner="gone", lease_until=START)
-    )
-    await repository.add(make_attempt(outcome=Outcome.PENDING))
+    await repository.heartbeat("gone")
+    clock.advance(LAPSE.total_seconds() + 1)
+    await repository.heartbeat("alive")
+    await repository.heartbeat("me")
+    lapsed = await attempt_in(Outcome.PENDING, owner="gone")
+    await attempt_in(Outcome.PENDING, owner="alive")
+    await attempt_in(Outcome.FAILED, owner="gone")
+    await attempt_in(Outcome.PENDING, owner="me")
 
-    got = await repository.orphaned_pending(now=START + timedelta(seconds=1))
+    got = await repository.orphaned_pending(lapse=LAPSE, instance_id="me")
 
-    assert [a.id for a in got] == [expired.id]
+    assert [a.id for a in got] == [lapsed.id]
+
+
+async def test_an_owner_with_a_fresh_heartbeat_is_not_orphaned_until_it_lapses(
+    repository, attempt_in, clock
+):
+    await repository.heartbeat("host-1")
+    attempt = await attempt_in(Outcome.PENDING, owner="host-1")
+
+    clock.advance(LAPSE.total_seconds())
+    at_the_lapse = await repository.orphaned_pending(lapse=LAPSE, instance_id="host-2")
+    clock.advance(1)
+    after_it = await repository.orphaned_pending(lapse=LAPSE, instance_id="host-2")
+    await repository.heartbeat("host-1")
+    renewed = await repository.orphaned_pending(lapse=LAPSE, instance_id="host-2")
+
+    assert at_the_lapse == []
+    assert [a.id for a in after_it] == [attempt.id]
+    assert renewed == []
+
+
+async def test_a_retired_owner_is_orphaned_at_once_until_it_beats_again(repository, attempt_in):
+    await repository.heartbeat("host-1")
+    attempt = await attempt_in(Outcome.PENDING, owner="host-1")
+
+    await repository.retire("host-1")
+    retired = await repository.orphaned_pending(lapse=LAPSE, instance_id="host-2")
+    await repository.heartbeat("host-1")
+    restarted = await repository.orphaned_pending(lapse=LAPSE, instance_id="host-2")
+
+    assert retired == [attempt]
+    assert restarted == []
+
+
+async def test_the_callers_own_pending_attempts_are_never_orphaned(repository, attempt_in, clock):
+    await repository.heartbeat("me")
+    lapsed = await attempt_in(Outcome.PENDING, owner="me")
+    clock.advance(LAPSE.total_seconds() + 1)
+    await repository.retire("me")
+    unregistered = await attempt_in(Outcome.PENDING, owner="me-too")
+
+    mine = await repository.orphaned_pending(lapse=LAPSE, instance_id="me")
+    theirs = await repository.orphaned_pending(lapse=LAPSE, instance_id="me-too")
+
+    assert [a.id for a in mine] == [unregistered.id]
+    assert [a.id for a in theirs] == [lapsed.id]
+
+
+async def test_an_owner_without_an_instance_row_is_orphaned(repository, attempt_in):
+    attempt = await attempt_in(Outcome.PENDING, owner="never-beat")
+
+    got = await repository.orphaned_pending(lapse=LAPSE, instance_id="host-2")
+
+    assert got == [attempt]
+    assert got[0].owner == "never-beat"
 
 
 async def test_saving_an_alert_again_replaces_its_ts(repository):
@@ -301,10 +380,10 @@ async def test_saving_an_alert_again_replaces_its_ts(repository):
 
 
 async def test_a_duplicate_attempt_id_is_an_audit_write_error(repository, make_attempt):
-    attempt = await repository.add(make_attempt())
+    attempt = await repository.start(make_attempt())
 
     with pytest.raises(AuditWriteError, match=r"new attempt .*\(IntegrityError\)"):
-        await repository.add(attempt)
+        await repository.start(attempt)
 
 
 async def test_a_lost_table_is_an_audit_write_error_and_nothing_is_half_written(
@@ -314,7 +393,7 @@ async def test_a_lost_table_is_an_audit_write_error_and_nothing_is_half_written(
     attempt = make_attempt()
 
     with pytest.raises(AuditWriteError) as raised:
-        await repository.add(attempt)
+        await repository.start(attempt)
 
     assert str(raised.value).startswith("could not write the new attempt to the audit store")
     assert "postgres@" not in str(raised.value)
@@ -322,14 +401,14 @@ async def test_a_lost_table_is_an_audit_write_error_and_nothing_is_half_written(
     assert execute_sql("SELECT count(*) AS n FROM attempts")[0].n == 0
 
 
-async def test_an_update_that_cannot_append_leaves_the_attempt_unchanged(
+async def test_a_change_that_cannot_append_leaves_the_attempt_unchanged(
     repository, make_attempt, execute_sql
 ):
-    attempt = await repository.add(make_attempt())
+    attempt = await repository.start(make_attempt())
     execute_sql("DROP TABLE audit_events")
 
-    with pytest.raises(AuditWriteError):
-        await repository.update(attempt.id, outcome=Outcome.DENIED)
+    with pytest.raises(AuditWriteError, match=r"^could not write the blocked event"):
+        await repository.record(attempt.id, Blocked(outcome=Outcome.DENIED))
 
     assert await repository.get(attempt.id) == attempt
 
@@ -357,10 +436,11 @@ async def test_ping_of_an_unreachable_postgresql_is_false():
     assert "hunter2" not in repr(db)
 
 
-async def test_a_source_change_is_validated(repository, make_attempt):
-    attempt = await repository.add(make_attempt())
+async def test_a_stored_source_reads_back_as_a_source(repository, make_attempt, execute_sql):
+    attempt = await repository.start(make_attempt(source=Source.RETRY))
 
-    updated = await repository.update(attempt.id, source="retry")
+    got = await repository.get(attempt.id)
 
-    assert updated is not None
-    assert updated.source is Source.RETRY
+    assert got is not None
+    assert got.source is Source.RETRY
+    assert events_of(execute_sql, attempt.id)[0][1]["source"] == "retry"

@@ -7,21 +7,21 @@ from collections.abc import Callable
 
 import pytest
 
+from bot.attempts.lifecycle import Attempt, Outcome, Submitted
 from bot.audit.repository import AuditRepository
-from bot.domain import Attempt, Outcome
 from bot.errors import AuditWriteError
 
 
 async def test_one_failing_write_in_a_batch_leaves_the_others_committed_and_the_chain_whole(
     repository: AuditRepository, make_attempt: Callable[..., Attempt]
 ) -> None:
-    first = await repository.add(make_attempt())
+    first = await repository.start(make_attempt())
     fresh = [make_attempt() for _ in range(40)]
 
     results = await asyncio.gather(
-        *(repository.add(a) for a in fresh[:20]),
-        repository.add(first),  # the same id again: must fail alone
-        *(repository.add(a) for a in fresh[20:]),
+        *(repository.start(a) for a in fresh[:20]),
+        repository.start(first),  # the same id again: must fail alone
+        *(repository.start(a) for a in fresh[20:]),
         return_exceptions=True,
     )
 
@@ -39,21 +39,19 @@ async def test_one_failing_write_in_a_batch_leaves_the_others_committed_and_the_
 async def test_concurrent_compare_and_set_on_one_attempt_lets_exactly_one_win(
     repository: AuditRepository, make_attempt: Callable[..., Attempt]
 ) -> None:
-    attempt = await repository.add(make_attempt(nonce="n-1"))
+    attempt = await repository.start(make_attempt(nonce="n-1"))
 
     results = await asyncio.gather(
         *(
-            repository.update(
-                attempt.id,
-                expect={Outcome.AWAITING_CONFIRMATION},
-                expect_nonce="n-1",
-                outcome=Outcome.PENDING,
-            )
-            for _ in range(10)
+            repository.record(attempt.id, Submitted(nonce="n-1", owner=f"host-{n}"))
+            for n in range(10)
         )
     )
 
-    assert sum(r is not None for r in results) == 1
+    [winner] = [r for r in results if r is not None]
+    assert winner.outcome is Outcome.PENDING
+    assert await repository.get(attempt.id) == winner
+    assert (await repository.chain_head())[0] == 2
     assert (await repository.verify()).ok
 
 
@@ -63,25 +61,31 @@ async def test_batches_of_any_size_keep_fifo_order_in_the_chain(
 ) -> None:
     attempts = [make_attempt() for _ in range(size)]
 
-    await asyncio.gather(*(repository.add(a) for a in attempts))
+    await asyncio.gather(*(repository.start(a) for a in attempts))
 
     exported = await repository.export()
     assert [r["id"] for r in exported] == [a.id for a in attempts]
     assert (await repository.verify()).ok
 
 
-async def test_start_termination_is_one_compare_and_set_and_one_claim(
+async def test_submit_is_one_compare_and_set_and_one_claim(
     repository: AuditRepository, make_attempt: Callable[..., Attempt]
 ) -> None:
     base = "https://api.vectorshift.ai/v1"
-    one = await repository.add(make_attempt(run_id="run-shared", nonce="n-one"))
-    two = await repository.add(make_attempt(run_id="run-shared", nonce="n-two"))
+    one = await repository.start(make_attempt(run_id="run-shared", nonce="n-one"))
+    two = await repository.start(make_attempt(run_id="run-shared", nonce="n-two"))
 
     first, second = await asyncio.gather(
-        repository.start_termination(one.id, expect_nonce="n-one", base_url=base, reason="a"),
-        repository.start_termination(two.id, expect_nonce="n-two", base_url=base, reason="b"),
+        repository.submit(
+            one.id, Submitted(nonce="n-one", owner="host-1", reason="a"), base_url=base
+        ),
+        repository.submit(
+            two.id, Submitted(nonce="n-two", owner="host-2", reason="b"), base_url=base
+        ),
     )
-    replay = await repository.start_termination(one.id, expect_nonce="n-one", base_url=base)
+    replay = await repository.submit(
+        one.id, Submitted(nonce="n-one", owner="host-1"), base_url=base
+    )
 
     assert first is not None
     assert second is not None
@@ -94,17 +98,20 @@ async def test_start_termination_is_one_compare_and_set_and_one_claim(
     assert (await repository.verify()).ok
 
 
-async def test_start_termination_with_a_wrong_nonce_writes_nothing(
+async def test_submit_with_a_wrong_nonce_writes_nothing(
     repository: AuditRepository, make_attempt: Callable[..., Attempt]
 ) -> None:
-    attempt = await repository.add(make_attempt(nonce="right"))
+    attempt = await repository.start(make_attempt(nonce="right"))
 
-    result = await repository.start_termination(
-        attempt.id, expect_nonce="wrong", base_url="https://api.vectorshift.ai/v1"
+    result = await repository.submit(
+        attempt.id,
+        Submitted(nonce="wrong", owner="host-1"),
+        base_url="https://api.vectorshift.ai/v1",
     )
 
     assert result is None
     assert await repository.get(attempt.id) == attempt
+    assert (await repository.chain_head())[0] == 1
     assert (
         await repository.blocking_attempt(
             base_url="https://api.vectorshift.ai/v1",

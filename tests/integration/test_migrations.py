@@ -6,23 +6,91 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
+from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-from bot.audit.migrate import current_revision, downgrade, head_revision, upgrade_to_head
+from bot.attempts.lifecycle import Attempt
+from bot.audit.migrate import (
+    alembic_config,
+    current_revision,
+    downgrade,
+    head_revision,
+    upgrade_to_head,
+)
 from bot.audit.models import Base
-from bot.domain import Attempt
 
-TABLES = {"alembic_version", "alert_messages", "attempts", "audit_events", "run_claims"}
+TABLES = {
+    "alembic_version",
+    "alert_messages",
+    "attempts",
+    "audit_events",
+    "instances",
+    "run_claims",
+}
+INITIAL = "91801954cccd"
+"""The first revision: the schema before the attempt lifecycle and heartbeats."""
+LIFECYCLE = "4c2a7e91b0d3"
+"""The revision adding `attempts.action`, `owner` and `instances`."""
+LEASE_COLUMNS = {"lease_owner", "lease_until", "view_id"}
+LIFECYCLE_COLUMNS = {"action", "owner"}
 
 
 def table_names(url: str) -> set[str]:
     engine = create_engine(url, poolclass=NullPool)
     try:
         return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def schema_of(url: str) -> dict[str, dict[str, Any]]:
+    """Every table's columns (type, nullability, default), keys and indexes, by name."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        inspector = inspect(engine)
+        return {
+            table: {
+                "columns": {
+                    c["name"]: (str(c["type"]), c["nullable"], c.get("default"))
+                    for c in inspector.get_columns(table)
+                },
+                "primary_key": inspector.get_pk_constraint(table),
+                "foreign_keys": sorted(
+                    (fk["name"] or "", tuple(fk["constrained_columns"]), fk["referred_table"])
+                    for fk in inspector.get_foreign_keys(table)
+                ),
+                "unique": sorted(
+                    (u["name"], tuple(u["column_names"]))
+                    for u in inspector.get_unique_constraints(table)
+                ),
+                "indexes": sorted(
+                    (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                    for i in inspector.get_indexes(table)
+                ),
+            }
+            for table in inspector.get_table_names()
+            if table != "alembic_version"
+        }
+    finally:
+        engine.dispose()
+
+
+def upgrade_to(url: str, revision: str) -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def run_sql(url: str, statement: str, **params: Any) -> list[Any]:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(statement), params)
+            return list(result) if result.returns_rows else []
     finally:
         engine.dispose()
 
@@ -51,6 +119,78 @@ def test_upgrade_downgrade_upgrade_ends_at_head(empty_database_url):
     upgrade_to_head(empty_database_url)
     assert current_revision(empty_database_url) == head_revision()
     assert table_names(empty_database_url) == TABLES
+
+
+def test_the_lifecycle_revision_is_the_head_and_follows_the_initial_one():
+    scripts = ScriptDirectory.from_config(alembic_config())
+
+    assert head_revision() == LIFECYCLE
+    assert scripts.get_revision(LIFECYCLE).down_revision == INITIAL
+    assert scripts.get_revision(INITIAL).down_revision is None
+
+
+def test_upgrade_downgrade_upgrade_through_the_lifecycle_revision(empty_database_url):
+    upgrade_to(empty_database_url, INITIAL)
+    assert current_revision(empty_database_url) == INITIAL
+
+    upgrade_to_head(empty_database_url)
+    assert current_revision(empty_database_url) == LIFECYCLE
+    downgrade(empty_database_url, INITIAL)
+    assert current_revision(empty_database_url) == INITIAL
+    assert table_names(empty_database_url) == TABLES - {"instances"}
+    upgrade_to_head(empty_database_url)
+
+    assert current_revision(empty_database_url) == LIFECYCLE
+    assert table_names(empty_database_url) == TABLES
+    assert schema_drift(empty_database_url) == []
+
+
+def test_the_lifecycle_downgrade_restores_the_initial_schema(empty_database_url):
+    upgrade_to(empty_database_url, INITIAL)
+    initial = schema_of(empty_database_url)
+    upgrade_to_head(empty_database_url)
+    upgraded = schema_of(empty_database_url)
+
+    downgrade(empty_database_url, INITIAL)
+
+    columns = set(initial["attempts"]["columns"])
+    assert columns >= LEASE_COLUMNS
+    assert not LIFECYCLE_COLUMNS & columns
+    assert set(upgraded["attempts"]["columns"]) >= LIFECYCLE_COLUMNS
+    assert not LEASE_COLUMNS & set(upgraded["attempts"]["columns"])
+    assert schema_of(empty_database_url) == initial
+
+
+def test_the_lifecycle_migration_keeps_owners_and_names_every_action_terminate(
+    empty_database_url,
+):
+    upgrade_to(empty_database_url, INITIAL)
+    run_sql(
+        empty_database_url,
+        "INSERT INTO attempts (id, request_id, requested_at, user_id, source, outcome,"
+        " lease_owner, lease_until, view_id)"
+        " VALUES ('att-1', 'req-1', :at, 'U0ALICE', 'slash_command', 'pending',"
+        " 'host-1', :at, 'V1'),"
+        " ('att-2', 'req-2', :at, 'U0ALICE', 'button', 'succeeded', NULL, NULL, NULL)",
+        at="2026-11-30 09:00:00",
+    )
+
+    upgrade_to_head(empty_database_url)
+    upgraded = run_sql(empty_database_url, "SELECT id, action, owner FROM attempts ORDER BY id")
+    downgrade(empty_database_url, INITIAL)
+    downgraded = run_sql(
+        empty_database_url,
+        "SELECT id, lease_owner, lease_until, view_id FROM attempts ORDER BY id",
+    )
+
+    assert [tuple(r) for r in upgraded] == [
+        ("att-1", "terminate", "host-1"),
+        ("att-2", "terminate", None),
+    ]
+    assert [tuple(r) for r in downgraded] == [
+        ("att-1", "host-1", None, None),
+        ("att-2", None, None, None),
+    ]
 
 
 def test_the_migrated_schema_matches_the_models(empty_database_url):

@@ -11,11 +11,11 @@ import httpx
 import pytest
 import respx
 
+from bot.domain import Action, ActionResult, Pipeline, RunState, RunStatus
 from bot.vectorshift import (
     KEY_CHECK_NAME,
     MAX_BODY_BYTES,
     USER_AGENT,
-    ActionResult,
     APIError,
     AuthError,
     BadRequestError,
@@ -24,13 +24,8 @@ from bot.vectorshift import (
     NotFoundError,
     NotSentError,
     OperationFailedError,
-    Pipeline,
     RateLimitError,
-    RunAction,
-    RunState,
-    RunStatus,
     ServerError,
-    TerminateResult,
     VectorShiftClient,
     VectorShiftError,
     default_timeout,
@@ -90,52 +85,52 @@ def client(http: httpx.AsyncClient, fake_time: FakeTime) -> VectorShiftClient:
     )
 
 
-ACTIONS = list(RunAction)
-DID_WHAT = {RunAction.TERMINATE: "stopped", RunAction.PAUSE: "paused", RunAction.RESUME: "resumed"}
+ACTIONS = list(Action)
+DID_WHAT = {Action.TERMINATE: "stopped", Action.PAUSE: "paused", Action.RESUME: "resumed"}
 """How an unclear 2xx is described: "the answer did not say whether the run <did what>"."""
 
 
 @pytest.fixture(params=ACTIONS, ids=str)
-def action(request: pytest.FixtureRequest) -> RunAction:
+def action(request: pytest.FixtureRequest) -> Action:
     """Each run action in turn: they share one request path, so they share these tests."""
-    value: RunAction = request.param
+    value: Action = request.param
     return value
 
 
-def action_path(action: RunAction, pipeline_id: str = PIPELINE) -> str:
+def action_path(action: Action, pipeline_id: str = PIPELINE) -> str:
     return f"/pipeline/{pipeline_id}/{action}"
 
 
-def action_body(action: RunAction, run_id: str = RUN) -> dict[str, object]:
+def action_body(action: Action, run_id: str = RUN) -> dict[str, object]:
     """The body SPEC §1 gives each action: resume alone takes an array of run ids."""
-    return {"run_ids": [run_id]} if action is RunAction.RESUME else {"run_id": run_id}
+    return {"run_ids": [run_id]} if action is Action.RESUME else {"run_id": run_id}
 
 
 async def act(
     client: VectorShiftClient,
-    action: RunAction,
+    action: Action,
     deadline_s: float = 10.0,
     *,
     pipeline_id: str = PIPELINE,
     run_id: str = RUN,
 ) -> ActionResult:
     method = {
-        RunAction.TERMINATE: client.terminate_run,
-        RunAction.PAUSE: client.pause_run,
-        RunAction.RESUME: client.resume_run,
+        Action.TERMINATE: client.terminate_run,
+        Action.PAUSE: client.pause_run,
+        Action.RESUME: client.resume_run,
     }[action]
     return await method(pipeline_id=pipeline_id, run_id=run_id, deadline_s=deadline_s)
 
 
 async def terminate(client: VectorShiftClient, deadline_s: float = 10.0) -> ActionResult:
-    return await act(client, RunAction.TERMINATE, deadline_s)
+    return await act(client, Action.TERMINATE, deadline_s)
 
 
 # --- run actions: terminate, pause, resume -------------------------------------------------------
 
 
 async def test_success_sends_one_authenticated_post_with_the_actions_body(
-    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, action: Action
 ) -> None:
     route = api.post(action_path(action), name=str(action)).respond(200, json={"status": "success"})
 
@@ -163,12 +158,8 @@ async def test_resume_sends_the_run_id_inside_an_array(
     assert route.calls.last.request.content == b'{"run_ids":["' + RUN.encode() + b'"]}'
 
 
-def test_terminate_result_is_the_action_result_the_app_imports() -> None:
-    assert TerminateResult is ActionResult
-
-
 async def test_200_with_failed_status_raises_operation_failed_with_known_outcome(
-    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, action: Action
 ) -> None:
     api.post(action_path(action), name=str(action)).respond(200, json=FAILED_BODY)
 
@@ -195,7 +186,7 @@ async def test_a_2xx_that_does_not_say_success_is_a_failure_of_unknown_outcome(
     api: respx.MockRouter,
     client: VectorShiftClient,
     fake_time: FakeTime,
-    action: RunAction,
+    action: Action,
     response: httpx.Response,
 ) -> None:
     route = api.post(action_path(action), name=str(action)).mock(return_value=response)
@@ -212,7 +203,7 @@ async def test_a_2xx_that_does_not_say_success_is_a_failure_of_unknown_outcome(
 
 
 async def test_400_raises_bad_request_carrying_the_api_error(
-    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, action: Action
 ) -> None:
     route = api.post(action_path(action), name=str(action)).respond(
         400, json={"status": "failed", "error": "run_id is required"}
@@ -228,7 +219,7 @@ async def test_400_raises_bad_request_carrying_the_api_error(
 
 
 async def test_500_is_not_retried_and_carries_the_api_error(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: Action
 ) -> None:
     route = api.post(action_path(action), name=str(action)).respond(
         500, json={"status": "failed", "error": "internal error"}
@@ -250,7 +241,7 @@ async def test_gateway_errors_are_not_retried_and_leave_the_outcome_unknown(
     api: respx.MockRouter,
     client: VectorShiftClient,
     fake_time: FakeTime,
-    action: RunAction,
+    action: Action,
     status: int,
 ) -> None:
     message = {502: "Bad Gateway", 504: "Gateway Timeout"}[status]
@@ -268,7 +259,7 @@ async def test_gateway_errors_are_not_retried_and_leave_the_outcome_unknown(
 
 
 async def test_401_raises_auth_error_with_the_api_message(
-    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, action: Action
 ) -> None:
     api.post(action_path(action), name=str(action)).respond(401, json={"error": "Invalid API key"})
 
@@ -281,7 +272,7 @@ async def test_401_raises_auth_error_with_the_api_message(
 
 
 async def test_403_with_html_page_raises_auth_error(
-    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, action: Action
 ) -> None:
     api.post(action_path(action), name=str(action)).respond(403, html="<h1>Forbidden</h1>")
 
@@ -292,7 +283,7 @@ async def test_403_with_html_page_raises_auth_error(
 
 
 async def test_404_raises_not_found(
-    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, action: Action
 ) -> None:
     api.post(action_path(action), name=str(action)).respond(
         404, json={"error": "Pipeline not found"}
@@ -306,7 +297,7 @@ async def test_404_raises_not_found(
 
 
 async def test_unlisted_4xx_raises_bad_request(
-    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, action: Action
 ) -> None:
     api.post(action_path(action), name=str(action)).respond(409, text="conflict: run is stopping")
 
@@ -321,7 +312,7 @@ async def test_429_then_success_retries_after_a_jittered_backoff(
     api: respx.MockRouter,
     http: httpx.AsyncClient,
     fake_time: FakeTime,
-    action: RunAction,
+    action: Action,
     backoff: tuple[float, float],
 ) -> None:
     jitter, expected_delay = backoff
@@ -345,7 +336,7 @@ async def test_429_then_success_retries_after_a_jittered_backoff(
 
 
 async def test_429_three_times_raises_rate_limit_after_three_sends(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: Action
 ) -> None:
     route = api.post(action_path(action), name=str(action)).respond(
         429, json={"error": "Rate limit exceeded"}
@@ -362,7 +353,7 @@ async def test_429_three_times_raises_rate_limit_after_three_sends(
 
 
 async def test_429_waits_at_least_the_servers_retry_after(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: Action
 ) -> None:
     api.post(action_path(action), name=str(action)).mock(
         side_effect=[
@@ -378,7 +369,7 @@ async def test_429_waits_at_least_the_servers_retry_after(
 
 
 async def test_429_whose_retry_after_exceeds_the_deadline_is_raised_at_once(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: Action
 ) -> None:
     route = api.post(action_path(action), name=str(action)).respond(
         429, headers={"Retry-After": "30"}
@@ -393,7 +384,7 @@ async def test_429_whose_retry_after_exceeds_the_deadline_is_raised_at_once(
 
 
 async def test_503_then_success_is_retried(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: Action
 ) -> None:
     api.post(action_path(action), name=str(action)).mock(
         side_effect=[
@@ -409,7 +400,7 @@ async def test_503_then_success_is_retried(
 
 
 async def test_503_three_times_raises_server_error_after_three_sends(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: Action
 ) -> None:
     route = api.post(action_path(action), name=str(action)).respond(503, text="Service Unavailable")
 
@@ -423,7 +414,7 @@ async def test_503_three_times_raises_server_error_after_three_sends(
 
 
 async def test_connect_error_is_retried_then_succeeds(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: Action
 ) -> None:
     route = api.post(action_path(action), name=str(action)).mock(
         side_effect=[
@@ -441,7 +432,7 @@ async def test_connect_error_is_retried_then_succeeds(
 
 
 async def test_an_action_that_never_connects_raises_not_sent_with_known_outcome(
-    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, action: Action
 ) -> None:
     route = api.post(action_path(action), name=str(action)).mock(
         side_effect=httpx.ConnectError("connection refused")
@@ -458,7 +449,7 @@ async def test_an_action_that_never_connects_raises_not_sent_with_known_outcome(
 
 
 async def test_read_timeout_is_not_retried_and_leaves_the_outcome_unknown(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: Action
 ) -> None:
     route = api.post(action_path(action), name=str(action)).mock(
         side_effect=httpx.ReadTimeout("timed out")
@@ -475,7 +466,7 @@ async def test_read_timeout_is_not_retried_and_leaves_the_outcome_unknown(
 
 
 async def test_connection_dropped_mid_request_is_not_retried(
-    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, action: Action
 ) -> None:
     route = api.post(action_path(action), name=str(action)).mock(
         side_effect=httpx.RemoteProtocolError("Server disconnected without sending a response.")
@@ -495,7 +486,7 @@ async def test_connection_dropped_mid_request_is_not_retried(
 
 
 async def test_retrying_stops_when_the_deadline_cannot_fit_the_backoff(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: Action
 ) -> None:
     route = api.post(action_path(action), name=str(action)).respond(503)
 
@@ -508,7 +499,7 @@ async def test_retrying_stops_when_the_deadline_cannot_fit_the_backoff(
 
 
 async def test_retries_only_as_often_as_the_deadline_allows(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: Action
 ) -> None:
     route = api.post(action_path(action), name=str(action)).mock(
         side_effect=httpx.ConnectError("connection refused")
@@ -523,7 +514,7 @@ async def test_retries_only_as_often_as_the_deadline_allows(
 
 @pytest.mark.parametrize("deadline_s", [0.0, -1.0, float("nan"), float("inf")])
 async def test_a_deadline_that_is_not_a_positive_number_is_refused(
-    api: respx.MockRouter, client: VectorShiftClient, action: RunAction, deadline_s: float
+    api: respx.MockRouter, client: VectorShiftClient, action: Action, deadline_s: float
 ) -> None:
     with pytest.raises(ValueError, match="deadline_s must be a positive number"):
         await act(client, action, deadline_s=deadline_s)
@@ -546,7 +537,7 @@ async def test_a_deadline_that_is_not_a_positive_number_is_refused(
 async def test_the_pipeline_id_is_encoded_as_one_path_segment(
     api: respx.MockRouter,
     client: VectorShiftClient,
-    action: RunAction,
+    action: Action,
     pipeline_id: str,
     raw_segment: bytes,
 ) -> None:
@@ -559,7 +550,7 @@ async def test_the_pipeline_id_is_encoded_as_one_path_segment(
 
 
 async def test_a_hostile_run_id_travels_only_in_the_json_body(
-    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, action: Action
 ) -> None:
     run_id = '../r 2"}?x#'
     route = api.route(method="POST", name="any_post").respond(200, json={"status": "success"})
@@ -575,7 +566,7 @@ async def test_a_hostile_run_id_travels_only_in_the_json_body(
 async def test_an_empty_id_is_refused_without_calling_the_api(
     api: respx.MockRouter,
     client: VectorShiftClient,
-    action: RunAction,
+    action: Action,
     pipeline_id: str,
     run_id: str,
 ) -> None:
@@ -585,7 +576,7 @@ async def test_an_empty_id_is_refused_without_calling_the_api(
     assert api.calls.call_count == 0
 
 
-async def test_an_undecodable_body_raises_no_httpx_exception(action: RunAction) -> None:
+async def test_an_undecodable_body_raises_no_httpx_exception(action: Action) -> None:
     # respx decodes mocked bodies itself, so a bad gzip body needs httpx's own MockTransport.
     def bad_gzip(request: httpx.Request) -> httpx.Response:
         return httpx.Response(
@@ -976,7 +967,7 @@ async def test_the_api_key_never_appears_in_an_error(
     client: VectorShiftClient,
     effect: httpx.Response | Exception,
 ) -> None:
-    api.post(action_path(RunAction.TERMINATE), name="terminate").mock(side_effect=[effect] * 3)
+    api.post(action_path(Action.TERMINATE), name="terminate").mock(side_effect=[effect] * 3)
 
     with pytest.raises(VectorShiftError) as caught:
         await terminate(client)
@@ -1008,7 +999,7 @@ def test_a_key_that_cannot_go_in_a_header_is_refused_without_echoing_it(
 async def test_error_text_from_a_body_is_cleaned_and_truncated(
     api: respx.MockRouter, client: VectorShiftClient
 ) -> None:
-    api.post(action_path(RunAction.TERMINATE), name="terminate").respond(
+    api.post(action_path(Action.TERMINATE), name="terminate").respond(
         400, json={"status": "failed", "error": "\x1b[31mboom\r\n\u202e" + "x" * 5000}
     )
 
@@ -1050,7 +1041,7 @@ async def test_an_unexpected_redirect_raises_a_plain_api_error(
 async def test_a_huge_html_error_page_becomes_a_one_line_message(
     api: respx.MockRouter, client: VectorShiftClient
 ) -> None:
-    api.post(action_path(RunAction.TERMINATE), name="terminate").respond(
+    api.post(action_path(Action.TERMINATE), name="terminate").respond(
         502, html="<p>" + "x" * 3_000_000
     )
 
@@ -1064,7 +1055,7 @@ async def test_a_body_beyond_the_size_cap_is_cut_off_not_read_whole(
     api: respx.MockRouter, client: VectorShiftClient
 ) -> None:
     padded = '{"status": "success", "pad": "' + "x" * MAX_BODY_BYTES + '"}'
-    api.post(action_path(RunAction.TERMINATE), name="terminate").respond(200, text=padded)
+    api.post(action_path(Action.TERMINATE), name="terminate").respond(200, text=padded)
 
     with pytest.raises(OperationFailedError) as caught:
         await terminate(client)

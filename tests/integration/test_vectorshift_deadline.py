@@ -20,14 +20,9 @@ import pytest
 import respx
 from aiohttp import web
 
+from bot.domain import Action, ActionResult
 from bot.transport import VectorShiftTransport
-from bot.vectorshift import (
-    ActionResult,
-    DeadlineExceededError,
-    RunAction,
-    VectorShiftClient,
-    default_timeout,
-)
+from bot.vectorshift import DeadlineExceededError, VectorShiftClient, default_timeout
 from devkit.fakes.runner import serve_in_loop
 
 BASE = "http://127.0.0.1:8765/v1"
@@ -67,22 +62,22 @@ def answers_after(fake_time: FakeTime, delay_s: float) -> Callable[[httpx.Reques
     return respond
 
 
-@pytest.fixture(params=list(RunAction), ids=str)
-def action(request: pytest.FixtureRequest) -> RunAction:
+@pytest.fixture(params=list(Action), ids=str)
+def action(request: pytest.FixtureRequest) -> Action:
     """Each run action in turn: they share one retry loop, so they share one deadline."""
-    value: RunAction = request.param
+    value: Action = request.param
     return value
 
 
-def action_path(action: RunAction) -> str:
+def action_path(action: Action) -> str:
     return f"/pipeline/{PIPELINE}/{action}"
 
 
-async def act(client: VectorShiftClient, action: RunAction, deadline_s: float) -> ActionResult:
+async def act(client: VectorShiftClient, action: Action, deadline_s: float) -> ActionResult:
     method = {
-        RunAction.TERMINATE: client.terminate_run,
-        RunAction.PAUSE: client.pause_run,
-        RunAction.RESUME: client.resume_run,
+        Action.TERMINATE: client.terminate_run,
+        Action.PAUSE: client.pause_run,
+        Action.RESUME: client.resume_run,
     }[action]
     return await method(pipeline_id=PIPELINE, run_id=RUN, deadline_s=deadline_s)
 
@@ -123,7 +118,7 @@ def stated_seconds(error: DeadlineExceededError) -> float:
 
 
 async def test_a_slow_answer_inside_the_deadline_is_not_cut_by_the_default_read_timeout(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: Action
 ) -> None:
     route = api.post(action_path(action), name=str(action)).mock(
         side_effect=answers_after(fake_time, 9.0)
@@ -137,7 +132,7 @@ async def test_a_slow_answer_inside_the_deadline_is_not_cut_by_the_default_read_
 
 
 async def test_a_hung_action_waits_the_whole_deadline_and_says_how_long_it_waited(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: Action
 ) -> None:
     route = api.post(action_path(action), name=str(action)).mock(
         side_effect=answers_after(fake_time, 30.0)
@@ -153,7 +148,7 @@ async def test_a_hung_action_waits_the_whole_deadline_and_says_how_long_it_waite
 
 
 async def test_an_action_gives_read_and_write_the_deadline_and_keeps_connect_and_pool_caps(
-    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, action: Action
 ) -> None:
     route = api.post(action_path(action), name=str(action)).respond(200, json=SUCCESS)
 
@@ -164,7 +159,7 @@ async def test_an_action_gives_read_and_write_the_deadline_and_keeps_connect_and
 
 
 async def test_a_deadline_shorter_than_the_connect_timeout_caps_every_phase(
-    api: respx.MockRouter, client: VectorShiftClient, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, action: Action
 ) -> None:
     route = api.post(action_path(action), name=str(action)).respond(200, json=SUCCESS)
 
@@ -175,7 +170,7 @@ async def test_a_deadline_shorter_than_the_connect_timeout_caps_every_phase(
 
 
 async def test_after_a_retry_the_wait_counts_from_the_first_send(
-    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: RunAction
+    api: respx.MockRouter, client: VectorShiftClient, fake_time: FakeTime, action: Action
 ) -> None:
     hang = answers_after(fake_time, 30.0)
     route = api.post(action_path(action), name=str(action)).mock(
@@ -213,7 +208,7 @@ async def test_status_reads_keep_the_default_per_phase_timeouts(
 
 
 async def test_a_server_that_never_answers_is_given_up_on_at_a_real_short_deadline(
-    http: httpx.AsyncClient, action: RunAction
+    http: httpx.AsyncClient, action: Action
 ) -> None:
     never = asyncio.Event()
     received: list[httpx.Request] = []

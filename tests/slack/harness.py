@@ -70,6 +70,11 @@ class InProcessBot:
         """Wait until every post-ack task the requests started has finished."""
         await self.runtime.tasks.wait_idle(timeout_s)
 
+    async def healthz(self) -> int:
+        """The status of `GET /healthz`."""
+        async with self.http() as http:
+            return (await http.get("/healthz")).status_code
+
     async def audit_records(self, **filters: Any) -> list[dict[str, object]]:
         """What `audit export` would print, as dicts."""
         return await self.runtime.repository.export(**filters)
@@ -146,10 +151,13 @@ async def running_bot(
             socket_mode=socket_mode,
         )
         options.setdefault("sleep", no_sleep)
+        options.setdefault("channel_interval_s", 0.0)
         options.setdefault("periodic", False)
         runtime = await stack.enter_async_context(
             open_runtime(
                 settings, verify_delays_s=verify_delays_s, socket_mode=socket_mode, **options
             )
         )
+        # What the real process does first at startup (its periodic jobs are off here).
+        await runtime.deps.directory.refresh_all()
         yield InProcessBot(runtime, slack, vectorshift, workdir)

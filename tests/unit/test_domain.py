@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from bot.domain import (
+    ActionCommand,
     Alert,
     CanICommand,
     HelpCommand,
     HistoryCommand,
     PipelineRef,
     StatusCommand,
-    TerminateCommand,
     clean_reason,
     parse_alert,
     parse_button_value,
@@ -29,22 +29,22 @@ RUN = "65f2a0c0ffee0123456789ab"
         ("   ", HelpCommand()),
         ("help", HelpCommand()),
         ("HELP", HelpCommand()),
-        (f"nightly-etl {RUN}", TerminateCommand(PipelineRef("nightly-etl"), RUN)),
+        (f"nightly-etl {RUN}", ActionCommand(PipelineRef("nightly-etl"), RUN)),
         (
             f"nightly-etl {RUN} stuck   in a loop",
-            TerminateCommand(PipelineRef("nightly-etl"), RUN, "stuck   in a loop"),
+            ActionCommand(PipelineRef("nightly-etl"), RUN, "stuck   in a loop"),
         ),
         (
             f'"Nightly ETL" {RUN}',
-            TerminateCommand(PipelineRef("Nightly ETL", quoted=True), RUN),
+            ActionCommand(PipelineRef("Nightly ETL", quoted=True), RUN),
         ),
         (
             f"“Nightly ETL” {RUN} reason",
-            TerminateCommand(PipelineRef("Nightly ETL", quoted=True), RUN, "reason"),
+            ActionCommand(PipelineRef("Nightly ETL", quoted=True), RUN, "reason"),
         ),
         (
             f'"R&amp;D &lt;prod&gt;" {RUN} a &amp; b',
-            TerminateCommand(PipelineRef("R&D <prod>", quoted=True), RUN, "a & b"),
+            ActionCommand(PipelineRef("R&D <prod>", quoted=True), RUN, "a & b"),
         ),
         (f"status nightly {RUN}", StatusCommand(PipelineRef("nightly"), RUN)),
         ("history", HistoryCommand()),
@@ -95,7 +95,7 @@ def test_bad_command_text_says_exactly_what_was_wrong(text: str, message: str) -
 
 
 def test_button_value_is_parsed_like_typed_text() -> None:
-    assert parse_button_value(f'"Nightly ETL" {RUN}') == TerminateCommand(
+    assert parse_button_value(f'"Nightly ETL" {RUN}') == ActionCommand(
         PipelineRef("Nightly ETL", quoted=True), RUN
     )
 

@@ -31,7 +31,8 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.vectorshift import RunAction, RunState, VectorShiftClient
+from bot.domain import Action, RunState
+from bot.vectorshift import VectorShiftClient
 from devkit.fakes import (
     FakeServer,
     FakeSlack,
@@ -956,7 +957,7 @@ async def test_the_vectorshift_client_pauses_and_resumes_a_run_on_the_fake(
         resumed = await client.resume_run(pipeline_id=PIPELINE, run_id=RUN, deadline_s=5)
         after = await client.run_status(pipeline_id=PIPELINE, run_id=RUN)
 
-    assert (paused.action, resumed.action) == (RunAction.PAUSE, RunAction.RESUME)
+    assert (paused.action, resumed.action) == (Action.PAUSE, Action.RESUME)
     assert (while_paused.state, while_paused.is_paused) == (RunState.ACTIVE, True)
     assert (after.status, after.is_active_unpaused) == ("running", True)
 

@@ -253,7 +253,6 @@ def test_decide_follows_the_policy(case: Case) -> None:
         case.rule,
         case.failed,
     )
-    assert decision.pending_pipeline is (case.pipeline is None)
     assert [c.rule.name for c in decision.checks] == [
         "data-oncall",
         "sre-anywhere",

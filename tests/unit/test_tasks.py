@@ -23,9 +23,11 @@ class Errors:
 
     def __init__(self) -> None:
         self.seen: list[tuple[str, str, str, str | None]] = []
+        self.about: list[object] = []
 
-    def __call__(self, exc: BaseException, name: str) -> None:
+    def __call__(self, exc: BaseException, name: str, about: object) -> None:
         self.seen.append((type(exc).__name__, str(exc), name, logs.current_request_id()))
+        self.about.append(about)
 
 
 Make = Callable[..., TaskSupervisor]
@@ -128,7 +130,7 @@ async def test_the_failure_log_line_carries_the_request_id_and_the_traceback(mak
 async def test_an_async_error_hook_is_awaited(make: Make) -> None:
     told: list[str] = []
 
-    async def on_error(exc: BaseException, name: str) -> None:
+    async def on_error(exc: BaseException, name: str, about: object) -> None:
         await asyncio.sleep(0)
         told.append(f"{name}: {exc}")
 
@@ -183,7 +185,7 @@ async def test_cancelling_a_task_propagates_and_is_not_reported_as_a_failure(mak
 async def test_a_failing_error_hook_is_logged_and_does_not_escape(
     make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def on_error(exc: BaseException, name: str) -> None:
+    def on_error(exc: BaseException, name: str, about: object) -> None:
         raise OSError("slack unreachable")
 
     supervisor = make(on_error=on_error)
@@ -259,8 +261,8 @@ async def test_a_periodic_run_that_overruns_its_timeout_is_reported(make: Make) 
     async def hang() -> None:
         await asyncio.Event().wait()
 
-    def on_error(exc: BaseException, name: str) -> None:
-        errors(exc, name)
+    def on_error(exc: BaseException, name: str, about: object) -> None:
+        errors(exc, name, about)
         reported.set()
 
     supervisor = make(on_error=on_error)
@@ -371,3 +373,26 @@ async def test_a_non_positive_interval_is_refused(make: Make) -> None:
 
     with pytest.raises(ValueError, match="interval_s must be positive"):
         make().every(0, job, name="x")
+
+
+async def test_the_error_hook_is_told_what_the_failed_task_was_about(make: Make) -> None:
+    told: list[object] = []
+    both = asyncio.Event()
+
+    def on_error(exc: BaseException, name: str, about: object) -> None:
+        told.append(about)
+        if len(told) == 2:
+            both.set()
+
+    supervisor = make(on_error=on_error)
+    whom = object()
+
+    async def broken() -> None:
+        raise ValueError("boom")
+
+    supervisor.spawn(broken(), name="flow", about=whom)
+    await supervisor.wait_idle(1)
+    supervisor.every(0.01, broken, name="job")
+    await asyncio.wait_for(both.wait(), 1)
+
+    assert told[:2] == [whom, None]  # a periodic job is about nobody

@@ -1,8 +1,9 @@
-"""The termination use case on a real audit store (SQLite and PostgreSQL) and respx VectorShift.
+"""The attempt use cases on a real audit store (SQLite and PostgreSQL) and respx VectorShift.
 
-These cover what the end-to-end tests cannot reach quickly: answers of unknown effect, runs that
-keep running, audit write failures, reconciliation after a crash, the abandon sweep and racing
-submissions for one run.
+The unit tests (tests/unit/attempts/) cover each use case on in-memory ports; these keep what
+only a real database shows: answers of unknown effect recorded through real transactions, audit
+write failures, reconciliation by heartbeat, the abandon sweep and racing submissions for one
+run from two instances.
 """
 
 from __future__ import annotations
@@ -10,27 +11,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 import respx
 
+from bot.attempts import confirm, execute, upkeep
+from bot.attempts.confirm import AttemptRequest
+from bot.attempts.context import AttemptContext
+from bot.attempts.execute import FailureReason
+from bot.attempts.lifecycle import Attempt, Outcome, Source, Submitted
 from bot.audit.repository import AuditRepository
-from bot.domain import (
-    Actor,
-    ActorFacts,
-    Attempt,
-    Outcome,
-    PipelineRef,
-    Source,
-    TerminateCommand,
-    Where,
-)
+from bot.domain import ActionCommand, Actor, ActorFacts, PipelineRef, Where
 from bot.errors import AuditWriteError
 from bot.policy import parse_policy
-from bot.terminate import FailureReason, TerminateRequest, TerminateService
 from bot.vectorshift import VectorShiftClient
 
 BASE = "https://vs.test/v1"
@@ -62,7 +57,7 @@ class FailingPending:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    async def start_termination(self, attempt_id: str, **kwargs: Any) -> Any:
+    async def submit(self, attempt_id: str, change: Submitted, **kwargs: Any) -> Any:
         raise AuditWriteError("could not write")
 
 
@@ -81,16 +76,16 @@ def sleeps() -> list[float]:
 
 
 @pytest.fixture
-async def make_service(
+async def make_context(
     repository: AuditRepository, clock: Any, sleeps: list[float]
-) -> AsyncIterator[Callable[..., TerminateService]]:
+) -> AsyncIterator[Callable[..., AttemptContext]]:
     http = httpx.AsyncClient()
 
     async def fake_sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
-    def make(audit: Any = None, instance_id: str = "instance-a") -> TerminateService:
-        return TerminateService(
+    def make(audit: Any = None, instance_id: str = "instance-a") -> AttemptContext:
+        return AttemptContext(
             vectorshift=VectorShiftClient(http, base_url=BASE, api_key="vs-key", sleep=fake_sleep),
             audit=audit or repository,
             directory=StaticDirectory(),
@@ -106,12 +101,12 @@ async def make_service(
     await http.aclose()
 
 
-def request(run_id: str, user: str = ADMIN) -> TerminateRequest:
-    return TerminateRequest(
+def request(run_id: str, user: str = ADMIN) -> AttemptRequest:
+    return AttemptRequest(
         actor=Actor(user_id=user, team_id="T0TEAM"),
         where=Where(channel_id="C0INCIDENTS"),
         source=Source.SLASH_COMMAND,
-        command=TerminateCommand(PipelineRef("nightly-etl"), run_id, "runaway"),
+        command=ActionCommand(PipelineRef("nightly-etl"), run_id, "runaway"),
         request_id="req-1",
     )
 
@@ -124,24 +119,24 @@ def status_route(vs: respx.MockRouter, run_id: str, *statuses: str) -> respx.Rou
     return route
 
 
-async def prepared(service: TerminateService, run_id: str, user: str = ADMIN) -> Attempt:
-    prep = await service.prepare(request(run_id, user))
+async def prepared(ctx: AttemptContext, run_id: str, user: str = ADMIN) -> Attempt:
+    prep = await confirm.prepare(ctx, request(run_id, user))
     assert prep.blocker is None
     return prep.attempt
 
 
 async def test_read_timeout_reads_status_first_and_records_unconfirmed(
-    make_service: Callable[..., TerminateService], vs: respx.MockRouter
+    make_context: Callable[..., AttemptContext], vs: respx.MockRouter
 ) -> None:
-    service = make_service()
+    ctx = make_context()
     # Read when the modal opens, again on submit, and once more after the timeout.
     status = status_route(vs, "run1", "running", "running", "running")
     terminate = vs.post(f"/pipeline/{PIPELINE}/terminate").mock(
         side_effect=httpx.ReadTimeout("slow")
     )
-    attempt = await prepared(service, "run1")
+    attempt = await prepared(ctx, "run1")
 
-    execution = await service.execute(attempt.id, attempt.nonce or "", "runaway")
+    execution = await execute.execute(ctx, attempt.id, attempt.nonce or "", "runaway")
 
     assert execution is not None
     assert terminate.call_count == 1
@@ -152,14 +147,14 @@ async def test_read_timeout_reads_status_first_and_records_unconfirmed(
 
 
 async def test_bad_gateway_then_stopped_run_counts_as_succeeded_without_a_second_post(
-    make_service: Callable[..., TerminateService], vs: respx.MockRouter
+    make_context: Callable[..., AttemptContext], vs: respx.MockRouter
 ) -> None:
-    service = make_service()
+    ctx = make_context()
     status_route(vs, "run2", "running", "running", "cancelled")
     terminate = vs.post(f"/pipeline/{PIPELINE}/terminate").respond(502, text="bad gateway")
-    attempt = await prepared(service, "run2")
+    attempt = await prepared(ctx, "run2")
 
-    execution = await service.execute(attempt.id, attempt.nonce or "", "")
+    execution = await execute.execute(ctx, attempt.id, attempt.nonce or "", "")
 
     assert execution is not None
     assert terminate.call_count == 1
@@ -169,14 +164,14 @@ async def test_bad_gateway_then_stopped_run_counts_as_succeeded_without_a_second
 
 
 async def test_run_still_active_after_verification_is_unconfirmed(
-    make_service: Callable[..., TerminateService], vs: respx.MockRouter, sleeps: list[float]
+    make_context: Callable[..., AttemptContext], vs: respx.MockRouter, sleeps: list[float]
 ) -> None:
-    service = make_service()
+    ctx = make_context()
     status_route(vs, "run3", *["running"] * 7)
     vs.post(f"/pipeline/{PIPELINE}/terminate").respond(200, json={"status": "success"})
-    attempt = await prepared(service, "run3")
+    attempt = await prepared(ctx, "run3")
 
-    execution = await service.execute(attempt.id, attempt.nonce or "", "")
+    execution = await execute.execute(ctx, attempt.id, attempt.nonce or "", "")
 
     assert execution is not None
     assert execution.attempt.outcome is Outcome.UNCONFIRMED
@@ -185,15 +180,15 @@ async def test_run_still_active_after_verification_is_unconfirmed(
 
 
 async def test_failed_pending_write_means_no_terminate_call(
-    make_service: Callable[..., TerminateService], vs: respx.MockRouter, repository: AuditRepository
+    make_context: Callable[..., AttemptContext], vs: respx.MockRouter, repository: AuditRepository
 ) -> None:
-    service = make_service(audit=FailingPending(repository))
+    ctx = make_context(audit=FailingPending(repository))
     status_route(vs, "run4", "running", "running")
     terminate = vs.post(f"/pipeline/{PIPELINE}/terminate").respond(200, json={"status": "success"})
-    attempt = await prepared(service, "run4")
+    attempt = await prepared(ctx, "run4")
 
     with pytest.raises(AuditWriteError):
-        await service.execute(attempt.id, attempt.nonce or "", "")
+        await execute.execute(ctx, attempt.id, attempt.nonce or "", "")
 
     assert terminate.call_count == 0
     stored = await repository.get(attempt.id)
@@ -202,16 +197,16 @@ async def test_failed_pending_write_means_no_terminate_call(
 
 
 async def test_replayed_execution_changes_nothing(
-    make_service: Callable[..., TerminateService], vs: respx.MockRouter
+    make_context: Callable[..., AttemptContext], vs: respx.MockRouter
 ) -> None:
-    service = make_service()
+    ctx = make_context()
     status_route(vs, "run5", "running", "running", "cancelled")
     terminate = vs.post(f"/pipeline/{PIPELINE}/terminate").respond(200, json={"status": "success"})
-    attempt = await prepared(service, "run5")
+    attempt = await prepared(ctx, "run5")
 
-    first = await service.execute(attempt.id, attempt.nonce or "", "")
-    replay = await service.execute(attempt.id, attempt.nonce or "", "")
-    closed_late = await service.abandon(attempt.id, attempt.nonce)
+    first = await execute.execute(ctx, attempt.id, attempt.nonce or "", "")
+    replay = await execute.execute(ctx, attempt.id, attempt.nonce or "", "")
+    closed_late = await upkeep.abandon(ctx, attempt.id, attempt.nonce)
 
     assert first is not None
     assert first.attempt.outcome is Outcome.SUCCEEDED
@@ -221,19 +216,19 @@ async def test_replayed_execution_changes_nothing(
 
 
 async def test_two_users_confirming_one_run_make_exactly_one_terminate_call(
-    make_service: Callable[..., TerminateService], vs: respx.MockRouter
+    make_context: Callable[..., AttemptContext], vs: respx.MockRouter
 ) -> None:
-    first_service, second_service = make_service(), make_service(instance_id="instance-b")
+    first_ctx, second_ctx = make_context(), make_context(instance_id="instance-b")
     vs.get(f"/pipeline/{PIPELINE}/run/status/run6").respond(
         200, json={"task_id": "run6", "status": "running"}
     )
     terminate = vs.post(f"/pipeline/{PIPELINE}/terminate").respond(200, json={"status": "success"})
-    one = await prepared(first_service, "run6")
-    two = await prepared(second_service, "run6", user=ADMIN2)
+    one = await prepared(first_ctx, "run6")
+    two = await prepared(second_ctx, "run6", user=ADMIN2)
 
     results = await asyncio.gather(
-        first_service.execute(one.id, one.nonce or "", "a"),
-        second_service.execute(two.id, two.nonce or "", "b"),
+        execute.execute(first_ctx, one.id, one.nonce or "", "a"),
+        execute.execute(second_ctx, two.id, two.nonce or "", "b"),
     )
 
     assert terminate.call_count == 1
@@ -241,48 +236,49 @@ async def test_two_users_confirming_one_run_make_exactly_one_terminate_call(
     assert outcomes == ["duplicate", "unconfirmed"]
 
 
-async def test_reconcile_settles_an_orphaned_pending_attempt_once(
-    make_service: Callable[..., TerminateService],
+async def test_reconcile_settles_a_dead_instances_pending_attempt_once(
+    make_context: Callable[..., AttemptContext],
     vs: respx.MockRouter,
     repository: AuditRepository,
-    make_attempt: Callable[..., Attempt],
     clock: Any,
 ) -> None:
-    crashed = await repository.add(
-        make_attempt(
-            run_id="run7",
-            pipeline_id=PIPELINE,
-            outcome=Outcome.PENDING,
-            lease_owner="gone",
-            lease_until=clock() + timedelta(seconds=60),
-        )
+    status_route(vs, "run7", "running", "cancelled")
+    crashed_ctx = make_context(instance_id="crashed")
+    await upkeep.heartbeat(crashed_ctx)
+    attempt = await prepared(crashed_ctx, "run7")
+    submitted = await repository.submit(
+        attempt.id,
+        Submitted(nonce=attempt.nonce or "", owner="crashed", reason="runaway"),
+        base_url=BASE,
     )
-    status_route(vs, "run7", "cancelled")
-    service = make_service()
-    assert await service.reconcile() == []  # the lease is still live: not ours to touch
-    clock.advance(120)
+    assert submitted is not None
+    ctx = make_context()
+    await upkeep.heartbeat(ctx)
+    clock.advance(10)
+    assert await upkeep.reconcile(ctx) == []  # its owner's heartbeat is fresh: not ours to touch
+    clock.advance(6)  # 16 s without a heartbeat: past the 15 s lapse
 
-    settled = await service.reconcile()
-    again = await service.reconcile()
+    settled = await upkeep.reconcile(ctx)
+    again = await upkeep.reconcile(ctx)
 
-    assert [e.attempt.id for e in settled] == [crashed.id]
+    assert [e.attempt.id for e in settled] == [attempt.id]
     assert settled[0].attempt.outcome is Outcome.SUCCEEDED
     assert settled[0].attempt.verified_status == "stopped (cancelled)"
     assert again == []
 
 
 async def test_modals_left_open_for_30_minutes_are_abandoned(
-    make_service: Callable[..., TerminateService],
+    make_context: Callable[..., AttemptContext],
     repository: AuditRepository,
     make_attempt: Callable[..., Attempt],
     clock: Any,
 ) -> None:
-    old = await repository.add(make_attempt())
+    old = await repository.start(make_attempt())
     clock.advance(29 * 60)
-    young = await repository.add(make_attempt())
+    young = await repository.start(make_attempt())
     clock.advance(2 * 60)
 
-    swept = await make_service().sweep_abandoned()
+    swept = await upkeep.sweep_abandoned(make_context())
 
     assert [a.id for a in swept] == [old.id]
     assert (await repository.get(young.id)) == replace(young)

@@ -1,4 +1,4 @@
-"""Small readers over what the fake Slack recorded, for end-to-end assertions."""
+"""What tests read back from the fakes: views, texts, the n-th post or modal, a confirm step."""
 
 from __future__ import annotations
 
@@ -34,13 +34,13 @@ def texts(value: object) -> str:
 
 
 async def modal(
-    slack: FakeSlack, callback_id: str, *, count: int = 1, timeout: float = 15
+    slack: FakeSlack, callback_id: str, *, count: int = 1, timeout_s: float = 15
 ) -> dict[str, Any]:
     """The n-th `views.update` to a view with this callback id."""
     call = await slack.async_wait_for(
         "views.update",
         lambda c: view_of(c).get("callback_id") == callback_id,
-        timeout=timeout,
+        timeout=timeout_s,
         count=count,
     )
     return view_of(call)
@@ -62,18 +62,21 @@ async def result_modal(slack: FakeSlack, *, count: int = 1) -> dict[str, Any]:
 
 
 async def posted(
-    slack: FakeSlack, channel: str, *, count: int = 1, timeout: float = 20
+    slack: FakeSlack, channel: str, *, count: int = 1, timeout_s: float = 20
 ) -> SlackCall:
     """The n-th `chat.postMessage` to a channel."""
     return await slack.async_wait_for(
-        "chat.postMessage", lambda c: c.args.get("channel") == channel, timeout=timeout, count=count
+        "chat.postMessage",
+        lambda c: c.args.get("channel") == channel,
+        timeout=timeout_s,
+        count=count,
     )
 
 
-async def modal_saying(slack: FakeSlack, words: str, *, timeout: float = 20) -> dict[str, Any]:
+async def modal_saying(slack: FakeSlack, words: str, *, timeout_s: float = 20) -> dict[str, Any]:
     """The first modal update whose text contains `words`."""
     call = await slack.async_wait_for(
-        "views.update", lambda c: words in texts(view_of(c)), timeout=timeout
+        "views.update", lambda c: words in texts(view_of(c)), timeout=timeout_s
     )
     return view_of(call)
 

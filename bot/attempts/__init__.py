@@ -1,0 +1,27 @@
+"""The use cases of one attempt at an action on a run, whatever the action.
+
+    lifecycle   Attempt, Outcome, Source, AUDIT_FIELDS, TRANSITIONS, the typed changes, apply()
+    ports       VectorShiftPort, AuditPort, DirectoryPort (Protocols)
+    context     AttemptContext: ports, seams, caches; pipeline resolution and fresh decisions
+    confirm     precheck, prepare, check_submission          (ack path and modal)
+    execute     submit, re-check, call, verify, finish        (one saga for every action)
+    upkeep      abandon, heartbeats, reconciliation, retry
+    queries     can-i, status, history                        (read only)
+
+An attempt's states and the changes that move it; `lifecycle.TRANSITIONS` is the table, this is
+its picture (tests/unit/attempts/test_lifecycle.py holds the two together):
+
+    (none)
+    ├── started ──▶ denied
+    └── started ──▶ awaiting_confirmation
+                    ├── resolved ──▶ awaiting_confirmation
+                    ├── blocked ───▶ denied | failed | already_finished | duplicate
+                    ├── abandoned ─▶ abandoned
+                    └── submitted ─▶ pending
+                                     ├── finished ───▶ succeeded | unconfirmed | failed
+                                     │                 | already_finished | denied | duplicate
+                                     └── reconciled ─▶ succeeded | unconfirmed
+
+Use cases are functions taking an `AttemptContext` (cosmicpython's handlers); they know nothing
+of Slack, SQL or HTTP, and their unit tests run on in-memory ports.
+"""

@@ -1,0 +1,353 @@
+"""After the user confirms: one saga for every action (claim, re-check, call, verify, finish).
+
+The order is what makes an action safe: the submission consumes the nonce, enters `pending` and
+claims the run in one transaction (a replay changes nothing; a second attempt on the run, from
+any user on any instance, is a duplicate); the policy and the run's state are checked again; the
+call is made under one deadline and never blindly retried (the client's rules); after an answer
+of unknown effect the run status is read before anything else; a success is verified by polling
+with backoff until the run reaches the action's target state. Every step is an event written
+before the next call (fail closed).
+
+An action is a value: `ACTIONS` holds, per action, the VectorShift call and the state that
+verifies it. Adding one touches this table, not the saga.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Final, Protocol
+
+from bot.attempts.confirm import describe_status, holder_text
+from bot.attempts.context import AttemptContext, actor_of
+from bot.attempts.lifecycle import Attempt, Finished, Outcome, Submitted
+from bot.attempts.ports import VectorShiftPort
+from bot.domain import Action, ActionResult, RunState, RunStatus
+from bot.policy import Decision
+from bot.vectorshift import (
+    AuthError,
+    BadRequestError,
+    DeadlineExceededError,
+    NotFoundError,
+    NotSentError,
+    OperationFailedError,
+    RateLimitError,
+    ServerError,
+    VectorShiftError,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class FailureReason(StrEnum):
+    """Why an action did not succeed, in categories `bot.slack.blocks` words for people."""
+
+    BAD_KEY = "bad_key"
+    NOT_FOUND = "not_found"
+    TIMEOUT = "timeout"
+    RATE_LIMITED = "rate_limited"
+    REJECTED = "rejected"
+    SERVER_ERROR = "server_error"
+    UNREACHABLE = "unreachable"
+    STILL_ACTIVE = "still_active"
+    RESTARTED = "restarted"
+
+
+@dataclass(frozen=True)
+class Execution:
+    """The end of an attempt, for the modal, the channel and the audit mirror.
+
+    Attributes:
+        attempt: the attempt as recorded at the end.
+        failure: why it did not succeed, when it did not.
+        decision: the policy decision of the re-check, when there was one.
+        holder: the attempt holding the run, for a duplicate.
+        waited_s: how long the action call waited before giving up, for a timeout.
+    """
+
+    attempt: Attempt
+    failure: FailureReason | None = None
+    decision: Decision | None = None
+    holder: Attempt | None = None
+    waited_s: float = 0.0
+
+
+class _Call(Protocol):
+    def __call__(
+        self, port: VectorShiftPort, *, pipeline_id: str, run_id: str, deadline_s: float
+    ) -> Awaitable[ActionResult]: ...
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """How one action is carried out and verified.
+
+    Attributes:
+        call: the VectorShift call that performs it.
+        reached: whether a run status shows the action took effect (verification ends).
+    """
+
+    call: _Call
+    reached: Callable[[RunStatus], bool]
+
+
+def _stopped(status: RunStatus) -> bool:
+    return status.state not in {RunState.ACTIVE, RunState.UNKNOWN}
+
+
+def _terminate(
+    port: VectorShiftPort, *, pipeline_id: str, run_id: str, deadline_s: float
+) -> Awaitable[ActionResult]:
+    return port.terminate_run(pipeline_id=pipeline_id, run_id=run_id, deadline_s=deadline_s)
+
+
+ACTIONS: Final[dict[Action, ActionSpec]] = {
+    Action.TERMINATE: ActionSpec(call=_terminate, reached=_stopped),
+}
+
+
+async def execute(
+    ctx: AttemptContext,
+    attempt_id: str,
+    nonce: str,
+    reason: str,
+    *,
+    on_accepted: Callable[[Attempt], Awaitable[None]] | None = None,
+) -> Execution | None:
+    """Carry out the action of a confirmed attempt and verify that it took effect.
+
+    Args:
+        ctx: the use cases' context.
+        attempt_id: the attempt from the modal's `private_metadata`.
+        nonce: its one-time nonce; a replayed submission finds it consumed.
+        reason: the reason typed in the modal.
+        on_accepted: awaited once VectorShift accepted the call.
+
+    Returns:
+        The final execution, or None when the submission was a replay (nothing changed).
+
+    Raises:
+        AuditWriteError: an event could not be written; no API call follows a failed write.
+    """
+    started = await ctx.audit.submit(
+        attempt_id,
+        Submitted(nonce=nonce, owner=ctx.instance_id, reason=reason or None),
+        base_url=ctx.base_url,
+    )
+    if started is None:
+        return None
+    attempt, holder = started
+    if holder is not None:
+        change = Finished(Outcome.DUPLICATE, error=holder_text(holder))
+        return await _finish(ctx, attempt, change, holder=holder)
+    return await run(ctx, attempt, on_accepted)
+
+
+async def run(
+    ctx: AttemptContext,
+    attempt: Attempt,
+    on_accepted: Callable[[Attempt], Awaitable[None]] | None = None,
+) -> Execution:
+    """The saga from a pending attempt that holds its run's claim: re-check, call, verify."""
+    pipeline_id, run_id = attempt.pipeline_id or "", attempt.run_id or ""
+    # Both re-checks are reads: ask the policy's questions and VectorShift's at once.
+    decision, status = await asyncio.gather(
+        _recheck_policy(ctx, attempt), _recheck_status(ctx, pipeline_id, run_id)
+    )
+    if not decision.allowed:
+        change = Finished(Outcome.DENIED, rule=decision.rule, error=decision.reason)
+        return await _finish(ctx, attempt, change, decision=decision)
+    if isinstance(status, AuthError):
+        change = Finished(
+            Outcome.FAILED, error="the bot's VectorShift key was rejected", http_status=401
+        )
+        return await _finish(ctx, attempt, change, failure=FailureReason.BAD_KEY)
+    if status is not None and status.state is RunState.FINISHED:
+        change = Finished(Outcome.ALREADY_FINISHED, verified_status=describe_status(status))
+        return await _finish(ctx, attempt, change)
+    return await _call_and_verify(ctx, replace(attempt, rule=decision.rule), decision, on_accepted)
+
+
+async def _recheck_policy(ctx: AttemptContext, attempt: Attempt) -> Decision:
+    facts = await ctx.directory.facts(actor_of(attempt))
+    return await ctx.decide(attempt, facts, ctx.policy(), counted=True)
+
+
+async def _recheck_status(
+    ctx: AttemptContext, pipeline_id: str, run_id: str
+) -> RunStatus | AuthError | None:
+    """The run's status before acting; None when unknown (the call itself will tell)."""
+    try:
+        return await ctx.vectorshift.run_status(pipeline_id=pipeline_id, run_id=run_id)
+    except AuthError as exc:
+        return exc
+    except VectorShiftError:
+        return None
+
+
+async def _call_and_verify(
+    ctx: AttemptContext,
+    attempt: Attempt,
+    decision: Decision,
+    on_accepted: Callable[[Attempt], Awaitable[None]] | None,
+) -> Execution:
+    spec = ACTIONS[attempt.action]
+    try:
+        result = await spec.call(
+            ctx.vectorshift,
+            pipeline_id=attempt.pipeline_id or "",
+            run_id=attempt.run_id or "",
+            deadline_s=ctx.deadline_s,
+        )
+    except VectorShiftError as exc:
+        return await _after_error(ctx, attempt, exc, decision)
+    # The API's answer is recorded with the verified result, in the attempt's final event.
+    attempt = replace(attempt, http_status=result.http_status, api_status=result.api_status)
+    if on_accepted is None:
+        return await _verify(ctx, attempt, decision)
+    # Telling the user it was accepted must not delay the verification polls, and a failure
+    # to tell them must not lose the verified result.
+    verified, notice = await asyncio.gather(
+        _verify(ctx, attempt, decision), on_accepted(attempt), return_exceptions=True
+    )
+    if isinstance(notice, Exception):
+        logger.warning("could not show that the call was accepted: %r", notice)
+    if isinstance(verified, BaseException):
+        raise verified
+    return verified
+
+
+async def _after_error(
+    ctx: AttemptContext, attempt: Attempt, exc: VectorShiftError, decision: Decision
+) -> Execution:
+    http_status = getattr(exc, "status_code", None)
+    api_status = getattr(exc, "api_status", None)
+    failure = failure_reason(exc)
+    waited_s = getattr(exc, "waited_s", None) or ctx.deadline_s
+    if exc.outcome_known:
+        change = Finished(
+            Outcome.FAILED,
+            rule=attempt.rule,
+            http_status=http_status,
+            api_status=api_status,
+            error=error_text(exc),
+        )
+        return await _finish(ctx, attempt, change, failure=failure, decision=decision)
+    # The call may have reached VectorShift: ask for the run status before anything else.
+    status = await ctx.status(attempt.pipeline_id or "", attempt.run_id or "")
+    seen = seen_done(attempt.action, status)
+    change = Finished(
+        Outcome.SUCCEEDED if seen else Outcome.UNCONFIRMED,
+        rule=attempt.rule,
+        http_status=http_status,
+        api_status=api_status,
+        error=error_text(exc),
+        verified_status=verified_text(status),
+    )
+    return await _finish(
+        ctx,
+        attempt,
+        change,
+        failure=None if seen else failure,
+        decision=decision,
+        waited_s=waited_s,
+    )
+
+
+async def _verify(ctx: AttemptContext, attempt: Attempt, decision: Decision) -> Execution:
+    reached = ACTIONS[attempt.action].reached
+    status: RunStatus | None = None
+    for delay in ctx.verify_delays_s:
+        await ctx.sleep(delay)
+        status = await ctx.status(attempt.pipeline_id or "", attempt.run_id or "")
+        if status is not None and reached(status):
+            change = _answered(attempt, Outcome.SUCCEEDED, verified_text(status))
+            return await _finish(ctx, attempt, change, decision=decision)
+    change = _answered(attempt, Outcome.UNCONFIRMED, verified_text(status))
+    return await _finish(
+        ctx, attempt, change, failure=FailureReason.STILL_ACTIVE, decision=decision
+    )
+
+
+def _answered(attempt: Attempt, outcome: Outcome, verified: str) -> Finished:
+    return Finished(
+        outcome,
+        rule=attempt.rule,
+        http_status=attempt.http_status,
+        api_status=attempt.api_status,
+        verified_status=verified,
+    )
+
+
+async def _finish(
+    ctx: AttemptContext,
+    attempt: Attempt,
+    change: Finished,
+    *,
+    failure: FailureReason | None = None,
+    decision: Decision | None = None,
+    holder: Attempt | None = None,
+    waited_s: float = 0.0,
+) -> Execution:
+    updated = await ctx.audit.record(attempt.id, change)
+    return Execution(
+        attempt=updated or attempt,
+        failure=failure,
+        decision=decision,
+        holder=holder,
+        waited_s=waited_s,
+    )
+
+
+def seen_done(action: Action, status: RunStatus | None) -> bool:
+    """Whether a status positively shows the action took effect.
+
+    Stricter than verification's `reached`: a status that is unavailable, or a run no longer
+    listed, ends polling after a success but proves nothing after an answer of unknown effect.
+    """
+    return (
+        status is not None
+        and status.state in {RunState.ACTIVE, RunState.FINISHED}
+        and ACTIONS[action].reached(status)
+    )
+
+
+def verified_text(status: RunStatus | None) -> str:
+    """A verified run status as the audit records it."""
+    if status is None:
+        return "unknown (status could not be read)"
+    if status.state is RunState.FINISHED:
+        return f"stopped ({status.status})"
+    if status.state is RunState.UNAVAILABLE:
+        return "status unavailable"
+    if status.state is RunState.NOT_FOUND:
+        return "stopped (run no longer listed)"
+    return f"still {status.status or status.state.value}"
+
+
+_FAILURE_REASONS: Final[tuple[tuple[type[VectorShiftError], FailureReason], ...]] = (
+    (AuthError, FailureReason.BAD_KEY),
+    (NotFoundError, FailureReason.NOT_FOUND),
+    (RateLimitError, FailureReason.RATE_LIMITED),
+    (OperationFailedError, FailureReason.REJECTED),
+    (BadRequestError, FailureReason.REJECTED),
+    (ServerError, FailureReason.SERVER_ERROR),
+    (NotSentError, FailureReason.UNREACHABLE),
+    (DeadlineExceededError, FailureReason.TIMEOUT),
+)
+
+
+def failure_reason(exc: VectorShiftError) -> FailureReason:
+    """The category of a VectorShift error."""
+    for kind, reason in _FAILURE_REASONS:
+        if isinstance(exc, kind):
+            return reason
+    return FailureReason.SERVER_ERROR
+
+
+def error_text(exc: VectorShiftError) -> str:
+    """A VectorShift error as the audit records it."""
+    return f"{type(exc).__name__}: {exc}"[:300]

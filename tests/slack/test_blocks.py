@@ -1,0 +1,209 @@
+"""The words and views people see, exactly (`bot.slack.blocks` is pure: no Slack needed)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.attempts.confirm import Blocker, Preparation
+from bot.attempts.execute import Execution, FailureReason
+from bot.attempts.lifecycle import Attempt, Outcome, Source
+from bot.domain import Actor, ActorFacts, Pipeline, RunState, RunStatus, Where
+from bot.policy import decide, parse_policy
+from bot.slack import blocks, ids
+
+WHEN = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+PIPELINE = "65f1c0ffee0123456789abcd"
+ATTEMPT = Attempt(
+    id="att-1",
+    request_id="req-1",
+    requested_at=WHEN,
+    user_id="U0ALICE0001",
+    user_name="alice",
+    source=Source.SLASH_COMMAND,
+    outcome=Outcome.SUCCEEDED,
+    channel_id="C0INCIDENTS",
+    pipeline_id=PIPELINE,
+    pipeline_name="Nightly ETL",
+    run_id="run1",
+    reason="stuck in a loop",
+    verified_status="stopped (cancelled)",
+    http_status=200,
+)
+POLICY = parse_policy(
+    '[[rules]]\nname = "oncall"\nwho = ["S0ONCALL001"]\npipelines = ["*"]\nchannels = ["C0INCIDENTS"]\n'
+)
+
+
+def words(outcome: Outcome, failure: FailureReason | None = None, **changes: object) -> str:
+    attempt = replace(ATTEMPT, outcome=outcome, **changes)  # type: ignore[arg-type]
+    return blocks.outcome_words(Execution(attempt, failure=failure, waited_s=8.0))
+
+
+@pytest.mark.parametrize(
+    ("outcome", "failure", "changes", "expected"),
+    [
+        (Outcome.SUCCEEDED, None, {}, "Terminated — verified stopped (cancelled)."),
+        (
+            Outcome.ALREADY_FINISHED,
+            None,
+            {"verified_status": "completed"},
+            "The run had already finished (completed); nothing was terminated.",
+        ),
+        (
+            Outcome.UNCONFIRMED,
+            FailureReason.TIMEOUT,
+            {"verified_status": "still running"},
+            "VectorShift did not answer within 8 s; the run may or may not have stopped — "
+            "check status (last seen: still running).",
+        ),
+        (
+            Outcome.UNCONFIRMED,
+            FailureReason.STILL_ACTIVE,
+            {"verified_status": "still running"},
+            "VectorShift accepted the request, but the run is still running after verification; "
+            "check status.",
+        ),
+        (
+            Outcome.FAILED,
+            FailureReason.BAD_KEY,
+            {"http_status": 401},
+            "Failed: the bot's VectorShift key was rejected; tell an admin (HTTP 401).",
+        ),
+        (
+            Outcome.FAILED,
+            FailureReason.NOT_FOUND,
+            {"http_status": 404},
+            "Failed: pipeline or run not found for this key (HTTP 404).",
+        ),
+        (
+            Outcome.FAILED,
+            FailureReason.REJECTED,
+            {"http_status": 200, "error": "OperationFailedError: run could not be stopped"},
+            "Failed: VectorShift refused to terminate the run: run could not be stopped (HTTP 200).",
+        ),
+        (
+            Outcome.UNCONFIRMED,
+            FailureReason.RESTARTED,
+            {"verified_status": "still running"},
+            "The bot restarted during this termination; the run is still running; check status.",
+        ),
+    ],
+)
+def test_each_outcome_is_said_in_plain_words(
+    outcome: Outcome, failure: FailureReason | None, changes: dict[str, object], expected: str
+) -> None:
+    assert words(outcome, failure, **changes) == expected
+
+
+def test_the_result_message_names_who_what_why_and_the_attempt() -> None:
+    text, shown = blocks.result_message(Execution(ATTEMPT))
+    assert text == (
+        ":white_check_mark: <@U0ALICE0001> asked to terminate run `run1` of Nightly ETL "
+        f"({PIPELINE}). Terminated — verified stopped (cancelled). Reason: stuck in a loop. "
+        "Attempt att-1."
+    )
+    assert [b["type"] for b in shown] == ["section", "section", "context"]
+
+
+def test_only_a_failure_offers_retry_and_never_in_a_dm() -> None:
+    failed = Execution(replace(ATTEMPT, outcome=Outcome.FAILED), failure=FailureReason.SERVER_ERROR)
+    _, in_channel = blocks.result_message(failed)
+    _, in_dm = blocks.result_message(failed, buttons=False)
+    [button] = [e for b in in_channel if b["type"] == "actions" for e in b["elements"]]
+    assert (button["action_id"], button["value"], button["text"]["text"]) == (
+        ids.RETRY_ACTION,
+        "att-1",
+        "Retry",
+    )
+    assert [b for b in in_dm if b["type"] == "actions"] == []
+
+
+def test_the_confirmation_modal_carries_only_the_attempt_and_nonce_and_the_reason_block() -> None:
+    prep = Preparation(
+        replace(ATTEMPT, outcome=Outcome.AWAITING_CONFIRMATION),
+        None,
+        decision=decide(
+            POLICY,
+            Actor("U0ALICE0001"),
+            ActorFacts(groups=frozenset({"S0ONCALL001"})),
+            pipeline_id=PIPELINE,
+            where=Where("C0INCIDENTS"),
+        ),
+        status=RunStatus(RunState.ACTIVE, "running"),
+    )
+    view = blocks.confirm_modal(prep, "att-1:nonce")
+    assert (view["callback_id"], view["private_metadata"], view["notify_on_close"]) == (
+        ids.CONFIRM_CALLBACK,
+        "att-1:nonce",
+        True,
+    )
+    assert view["submit"]["text"] == "Terminate"
+    [reason] = [b for b in view["blocks"] if b.get("block_id") == ids.REASON_BLOCK]
+    assert reason["element"]["action_id"] == ids.REASON_ACTION
+    assert reason["element"]["initial_value"] == "stuck in a loop"
+
+
+def test_a_denial_names_the_rule_and_who_could_instead() -> None:
+    decision = decide(
+        POLICY, Actor("U0MALLORY01"), ActorFacts(), pipeline_id=PIPELINE, where=Where("C0INCIDENTS")
+    )
+    assert blocks.denial_text(decision) == (
+        ":no_entry: You may not terminate this run here. Rule oncall does not include you "
+        "(it allows <!subteam^S0ONCALL001>).\nWho can: <!subteam^S0ONCALL001>."
+    )
+
+
+def test_a_blocked_confirmation_says_why_and_offers_no_submit() -> None:
+    prep = Preparation(replace(ATTEMPT, outcome=Outcome.FAILED), Blocker.PIPELINE_NOT_FOUND)
+    view = blocks.blocked_modal(prep)
+    assert "submit" not in view
+    assert view["blocks"][0]["text"]["text"] == (
+        ":information_source: No such pipeline for this key: it is not an alias in the policy "
+        "file, a pipeline name, or a pipeline id VectorShift knows."
+    )
+
+
+def test_alert_text_is_plain_text_and_the_button_carries_the_command_grammar() -> None:
+    text, shown = blocks.alert_message(
+        text="<!channel> *urgent*",
+        pipeline="nightly-etl",
+        run_id="run1",
+        button_value="nightly-etl run1",
+    )
+    assert text == "Alert: &lt;!channel&gt; *urgent* (pipeline nightly-etl, run run1)"
+    assert shown[0]["text"] == {"type": "plain_text", "text": "<!channel> *urgent*", "emoji": False}
+    [button] = shown[2]["elements"]
+    assert (button["action_id"], button["value"]) == (ids.TERMINATE_ACTION, "nightly-etl run1")
+
+
+def test_a_finished_alert_loses_its_buttons_and_says_who_did_it() -> None:
+    _, original = blocks.alert_message(
+        text="long run", pipeline="nightly-etl", run_id="run1", button_value="nightly-etl run1"
+    )
+    text, shown = blocks.finished_alert(
+        original, "Alert: long run", replace(ATTEMPT, completed_at=WHEN)
+    )
+    assert text == "Alert: long run — succeeded"
+    assert [b["type"] for b in shown] == ["section", "context", "section"]
+    assert shown[-1]["text"]["text"] == (
+        ":white_check_mark: *succeeded* — <@U0ALICE0001> at 2026-12-01 09:30 UTC (attempt att-1)"
+    )
+
+
+def test_status_history_and_audit_lines() -> None:
+    pipeline = Pipeline(PIPELINE, "Nightly ETL")
+    assert blocks.status_text(pipeline, "run1", RunStatus(RunState.ACTIVE, "running")) == (
+        f"Run `run1` of Nightly ETL ({PIPELINE}) is running (`running`)."
+    )
+    assert blocks.history_text([]) == "No termination attempts on pipelines you may terminate."
+    assert blocks.history_text([ATTEMPT]) == (
+        "*Last termination attempts*\n"
+        f"• 2026-12-01 09:30 UTC — <@U0ALICE0001> — Nightly ETL ({PIPELINE}) run `run1` — *succeeded*"
+    )
+    assert blocks.audit_line(ATTEMPT, None) == (
+        f":white_check_mark: *succeeded* · <@U0ALICE0001> · Nightly ETL ({PIPELINE}) run `run1` "
+        "· in <#C0INCIDENTS> · attempt att-1"
+    )

@@ -1,0 +1,138 @@
+"""The one table of legal moves, and `apply`, the rule every store follows (SPEC §6)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+import bot.attempts
+from bot.attempts.lifecycle import (
+    AUDIT_FIELDS,
+    TRANSITIONS,
+    Abandoned,
+    Attempt,
+    Blocked,
+    Change,
+    Finished,
+    IllegalChangeError,
+    Outcome,
+    Reconciled,
+    Resolved,
+    Source,
+    Started,
+    Submitted,
+    apply,
+)
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+AWAITING = Attempt(
+    id="a1",
+    request_id="r1",
+    requested_at=NOW,
+    user_id="U0ALICE0001",
+    source=Source.SLASH_COMMAND,
+    outcome=Outcome.AWAITING_CONFIRMATION,
+    run_id="run1",
+    nonce="nonce-1",
+)
+PENDING = replace(AWAITING, outcome=Outcome.PENDING, nonce=None, owner="me")
+
+ONE_OF_EACH: list[Change] = [
+    Started(AWAITING),
+    Resolved(pipeline_id="p1"),
+    Blocked(Outcome.DENIED, "no"),
+    Abandoned(),
+    Submitted(nonce="nonce-1", owner="me"),
+    Finished(Outcome.SUCCEEDED),
+    Reconciled(Outcome.UNCONFIRMED),
+]
+STATES: list[Outcome | None] = [None, *Outcome]
+
+
+def current(state: Outcome | None) -> Attempt | None:
+    return None if state is None else replace(AWAITING, outcome=state)
+
+
+def test_every_kind_of_change_has_one_row_and_every_state_is_reachable() -> None:
+    assert {type(c).kind for c in ONE_OF_EACH} == set(TRANSITIONS)
+    reached = {target for move in TRANSITIONS.values() for target in move.targets}
+    assert reached == set(Outcome)
+
+
+def test_final_states_are_exactly_those_no_row_leaves() -> None:
+    leaving = {s for move in TRANSITIONS.values() for s in move.sources if s is not None}
+    assert {o for o in Outcome if not o.is_final} == leaving
+    assert Outcome.PENDING in leaving and Outcome.SUCCEEDED not in leaving
+
+
+@pytest.mark.parametrize("change", ONE_OF_EACH, ids=lambda c: type(c).kind)
+@pytest.mark.parametrize("state", STATES, ids=str)
+def test_a_change_applies_only_from_the_states_its_row_names(
+    change: Change, state: Outcome | None
+) -> None:
+    applied = apply(current(state), change, now=NOW)
+    assert (applied is not None) == (state in TRANSITIONS[change.kind].sources)
+
+
+def test_the_package_docstring_draws_the_table() -> None:
+    lines = (bot.attempts.__doc__ or "").splitlines()
+    for kind, move in TRANSITIONS.items():
+        drawn: set[str] = set()
+        for i, line in enumerate(lines):
+            if re.search(rf"── {kind} ─+▶", line):
+                drawn |= set(re.findall(r"[a-z_]+", line.split("▶", 1)[1]))
+                # A list of targets may go on over the next line, after a bar.
+                if i + 1 < len(lines) and "──" not in lines[i + 1] and "|" in lines[i + 1]:
+                    drawn |= set(re.findall(r"[a-z_]+", lines[i + 1]))
+        assert {t.value for t in move.targets} == drawn, kind
+
+
+def test_a_change_cannot_lead_where_its_row_does_not() -> None:
+    with pytest.raises(IllegalChangeError):
+        apply(PENDING, Finished(Outcome.ABANDONED), now=NOW)
+    with pytest.raises(IllegalChangeError):
+        apply(None, Started(replace(AWAITING, outcome=Outcome.PENDING)), now=NOW)
+
+
+def test_a_submission_needs_the_nonce_and_consumes_it() -> None:
+    assert apply(AWAITING, Submitted(nonce="forged", owner="me"), now=NOW) is None
+    applied = apply(AWAITING, Submitted(nonce="nonce-1", owner="me", reason="loop"), now=NOW)
+    assert applied is not None
+    assert (applied.attempt.outcome, applied.attempt.nonce, applied.attempt.owner) == (
+        Outcome.PENDING,
+        None,
+        "me",
+    )
+    assert applied.recorded == ("reason", "outcome")
+    assert apply(applied.attempt, Submitted(nonce="nonce-1", owner="me"), now=NOW) is None
+
+
+def test_a_close_with_a_stale_nonce_changes_nothing() -> None:
+    assert apply(AWAITING, Abandoned(nonce="other"), now=NOW) is None
+    closed = apply(AWAITING, Abandoned(nonce="nonce-1"), now=NOW)
+    assert closed is not None and closed.attempt.outcome is Outcome.ABANDONED
+
+
+def test_becoming_final_stamps_completed_at_once() -> None:
+    finished = apply(PENDING, Finished(Outcome.SUCCEEDED, verified_status="stopped"), now=NOW)
+    assert finished is not None
+    assert finished.attempt.completed_at == NOW
+    assert finished.recorded == ("completed_at", "outcome", "verified_status")
+
+
+def test_started_records_every_audited_field_and_a_denial_is_complete_at_once() -> None:
+    started = apply(None, Started(replace(AWAITING, outcome=Outcome.DENIED)), now=NOW)
+    assert started is not None
+    assert started.recorded == AUDIT_FIELDS
+    assert started.attempt.completed_at == NOW
+
+
+def test_none_fields_change_nothing_and_a_change_of_nothing_records_no_event() -> None:
+    resolved = replace(AWAITING, pipeline_id="p1", rule="oncall")
+    same = apply(resolved, Resolved(pipeline_id="p1"), now=NOW)
+    assert same is not None
+    assert same.attempt == resolved
+    assert same.recorded == ()
