@@ -3,12 +3,13 @@
 # Alertmanager that posts webhooks to the bot, SPEC §4.7) and prometheus (for promtool).
 #
 # Idempotent and silent when both binaries are already there. When it installs, it keeps the
-# packaged daemons from running: Debian's postinst starts them (Alertmanager on :9093 and :9094,
-# Prometheus on :9090) through invoke-rc.d, or through systemd where systemd is PID 1. Our
-# harness starts its own Alertmanager on a free port, so a system one would only squat on ports
-# and send nothing useful. The daemons are held back during the install by a temporary
-# policy-rc.d (unless the machine already has one) and disabled afterwards; a package that was
-# already installed is left exactly as its owner configured it.
+# packaged daemons from running: Debian's postinst enables them and starts them (Alertmanager on
+# :9093 and :9094, Prometheus on :9090) wherever an init system runs, systemd or sysvinit; only
+# in a container with neither does invoke-rc.d refuse by itself. Our harness starts its own
+# Alertmanager on a free port, so a system one would only squat on those ports. The daemons are
+# held back during the install by a temporary policy-rc.d exiting 101, which invoke-rc.d and
+# deb-systemd-invoke both obey (unless the machine already has one), and disabled afterwards; a
+# package that was already installed is left exactly as its owner configured it.
 set -euo pipefail
 
 PACKAGES=(prometheus-alertmanager prometheus)
