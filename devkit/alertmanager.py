@@ -439,6 +439,11 @@ class Delivery:
     body: dict[str, Any]
     answered: int
 
+    @property
+    def status(self) -> str:
+        """The notification's `status`: `firing` (any alert firing) or `resolved` (all are)."""
+        return str(self.body.get("status", ""))
+
 
 class WebhookReceiver(FakeApp):
     """A webhook endpoint on 127.0.0.1 that records what Alertmanager posts and answers as told.
