@@ -47,7 +47,7 @@ def run_alert(run: str, **labels: str) -> Alert:
 
 
 def firing(delivery: Delivery) -> bool:
-    return delivery.body["status"] == "firing"
+    return delivery.status == "firing"
 
 
 def test_pushed_alert_reaches_the_receiver_with_the_bearer_token(
