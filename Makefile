@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest sandbox bench clean
+.PHONY: run test lint typecheck pytest system-deps sandbox bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Debian packages the e2e tests run as real clients (prometheus-alertmanager, promtool);
+# silent when they are already installed.
+system-deps:
+	bash scripts/system-deps.sh
+
 # pytest exits 5 when it collects nothing: say so instead of failing with a bare status.
-pytest: $(STAMP)
+pytest: $(STAMP) system-deps
 	$(BIN)/pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
 test: lint typecheck pytest

@@ -9,4 +9,7 @@ Not part of the shipped package (the wheel ships `bot` only): the tests, the ben
     render      Block Kit and recorded calls as the text each person would see
     stack       `LocalStack`: the real `vs-terminate-bot serve` process against the fakes
     sandbox/    `python -m devkit.sandbox`: a scripted or interactive session against the stack
+    alertmanager  `AlertmanagerProcess`: the real prometheus-alertmanager as a webhook client;
+                `WebhookReceiver` records what it posts (facts in ALERTMANAGER_NOTES.md)
+    alertmanager_fixtures  records real Alertmanager bodies into tests/fixtures/alertmanager/
 """
