@@ -230,6 +230,8 @@ def _blocking(
             return asyncio.run(method(self, *args, **kwargs))
         raise RuntimeError(f"this blocks the running loop; await {method.__name__}() instead")
 
+    run.__name__ = method.__name__.removeprefix("async_")
+    run.__qualname__ = method.__qualname__.replace(method.__name__, run.__name__)
     return run
 
 
@@ -287,6 +289,12 @@ class SocketModeFake(FakeApp):
         count: int = 1,
     ) -> SocketConnection:
         """Waits until `count` connections were opened (earlier ones count) and got `hello`.
+
+        `hello` goes out during the handshake, before slack_sdk's client has stored the new
+        connection as its session; the client pings right after storing it. Before closing
+        the client (or asserting how it closes), wait for that ping with
+        `async_wait_for_frame(lambda f: f.kind == "ping" and f.connection_id == …)`, or its
+        close may miss the connection it was still adopting.
 
         Args:
             timeout: Seconds to wait at most.
@@ -357,11 +365,7 @@ class SocketModeFake(FakeApp):
                 lambda frame: frame.envelope_id == envelope_id, timeout=timeout
             )
         except TimeoutError:
-            raise TimeoutError(
-                f"fake Slack: no ack for envelope {envelope_id} within {timeout} s; "
-                f"frames so far: {self._frame_summary()}; "
-                f"open Socket Mode connections: {self.socket_connections}"
-            ) from None
+            raise TimeoutError(self._no_ack(envelope_id, timeout)) from None
 
     async def async_wait_socket_closed(
         self,
@@ -442,11 +446,12 @@ class SocketModeFake(FakeApp):
         )
         await self.async_send_raw(json.dumps(sent), connection=connection, timeout=timeout)
         try:
-            ack = await self.async_wait_for_ack(
-                sent["envelope_id"], timeout=max(deadline - time.monotonic(), 0.0)
+            ack = await self._frames.async_wait(
+                lambda frame: frame.envelope_id == sent["envelope_id"],
+                timeout=max(deadline - time.monotonic(), 0.0),
             )
-        except TimeoutError as exc:
-            raise TimeoutError(f"{exc} (a {kind} envelope)") from None
+        except TimeoutError:
+            raise TimeoutError(self._no_ack(sent["envelope_id"], timeout, kind)) from None
         data: dict[str, Any] = ack.data
         return data
 
@@ -677,6 +682,14 @@ class SocketModeFake(FakeApp):
         if found is None:  # it closed again between the wake-up and now
             raise TimeoutError("fake Slack: the Socket Mode connection closed before sending")
         return found
+
+    def _no_ack(self, envelope_id: str, timeout: float, kind: str | None = None) -> str:
+        what = f"{kind} envelope" if kind else "envelope"
+        return (
+            f"fake Slack: no ack for {what} {envelope_id} within {timeout} s; "
+            f"frames so far: {self._frame_summary()}; "
+            f"open Socket Mode connections: {self.socket_connections}"
+        )
 
     def _frame_summary(self) -> str:
         frames = [f for f in self.socket_frames() if f.kind != "ping"]
