@@ -1,10 +1,12 @@
-"""Signed Slack requests to the bot: slash commands, button clicks, modal submissions and closes.
+"""Slack's requests to the bot: slash commands, button clicks, modal submissions and closes.
 
-The builders return bodies shaped like the ones Slack sends (form-encoded; interactivity as
-`payload=<json>`) with the fields Bolt reads: `type`, `team`, `user`, `api_app_id`, `token`,
-`trigger_id`, `view`, `container`, `channel`, `message`, `response_url`, `actions`, and the
-Enterprise Grid variants. `sign()` adds Slack's `v0` signature headers, computed with
-`slack_sdk.signature.SignatureVerifier`, the same code Bolt verifies with.
+The `*_payload` builders return what Slack sends as plain data, with the fields Bolt reads:
+`type`, `team`, `user`, `api_app_id`, `token`, `trigger_id`, `view`, `container`, `channel`,
+`message`, `response_url`, `actions`, and the Enterprise Grid variants. That data is the
+`payload` of a Socket Mode envelope as it is (`FakeSlack.async_send_envelope`); the `*_body`
+builders take the same arguments and encode it as Slack POSTs it over HTTP (slash commands
+form-encoded, interactivity as `payload=<json>`). `sign()` adds Slack's `v0` signature headers,
+computed with `slack_sdk.signature.SignatureVerifier`, the same code Bolt verifies with.
 
 `SlackClient` plays the Slack side of a conversation with a running bot: it mints trigger ids
 and response_urls from a `FakeSlack`, reads the views the bot opened there, sends signed
@@ -19,12 +21,13 @@ reads like a user's steps:
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, ParamSpec, Self
 from urllib.parse import urlencode
 
 import httpx
@@ -38,16 +41,22 @@ __all__ = [
     "VERIFICATION_TOKEN",
     "SlackClient",
     "block_actions_body",
+    "block_actions_payload",
     "sign",
     "slash_command_body",
+    "slash_command_payload",
     "view_closed_body",
+    "view_closed_payload",
     "view_submission_body",
+    "view_submission_payload",
 ]
 
 FORM: Final = "application/x-www-form-urlencoded"
 VERIFICATION_TOKEN: Final = "fake-verification-token"  # noqa: S105 - a placeholder, not a secret
 """The deprecated `token` field Slack still sends; Bolt ignores it in favour of the signature."""
 TEAM_DOMAIN: Final = "test"
+
+P = ParamSpec("P")
 
 
 def sign(
@@ -84,7 +93,7 @@ def foreign_trigger_id() -> str:
     return f"{secrets.randbelow(10**10)}.{int(time.time())}.{secrets.token_hex(16)}"
 
 
-def slash_command_body(
+def slash_command_payload(
     text: str,
     *,
     user_id: str,
@@ -97,8 +106,11 @@ def slash_command_body(
     enterprise_id: str | None = None,
     command: str = COMMAND,
     escape: bool = True,
-) -> str:
-    """Builds a slash command request body, form-encoded as Slack sends it.
+) -> dict[str, str]:
+    """Builds a slash command's fields: the form Slack POSTs, or a Socket Mode envelope's payload.
+
+    Slack sends the same fields either way, all strings: form-encoded over HTTP, as a JSON
+    object in a `slash_commands` envelope's `payload`.
 
     Args:
         text: What the user typed after the command.
@@ -114,7 +126,7 @@ def slash_command_body(
         escape: HTML-escape `&`, `<`, `>` in `text` as Slack does.
 
     Returns:
-        The body.
+        The fields, in the order Slack sends them.
     """
     if escape:
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -137,7 +149,7 @@ def slash_command_body(
         "response_url": response_url,
         "trigger_id": trigger_id or foreign_trigger_id(),
     }
-    return urlencode(fields)
+    return fields
 
 
 def button_blocks(
@@ -175,7 +187,7 @@ def button_blocks(
     return blocks
 
 
-def block_actions_body(
+def block_actions_payload(
     action_id: str,
     value: str,
     *,
@@ -192,8 +204,8 @@ def block_actions_body(
     user_name: str | None = None,
     channel_name: str = "incidents",
     enterprise_id: str | None = None,
-) -> str:
-    """Builds a `block_actions` request body for a button click on a channel message.
+) -> dict[str, Any]:
+    """Builds a `block_actions` payload for a button click on a channel message.
 
     Args:
         action_id: The clicked button's action id.
@@ -213,7 +225,7 @@ def block_actions_body(
         enterprise_id: Set for an Enterprise Grid workspace.
 
     Returns:
-        The body, `payload=<json>`.
+        The payload object.
     """
     blocks = message_blocks if message_blocks is not None else button_blocks(action_id, value)
     block_id = block_id or _block_of(blocks, action_id)
@@ -258,10 +270,10 @@ def block_actions_body(
             }
         ],
     }
-    return urlencode({"payload": json.dumps(payload)})
+    return payload
 
 
-def view_submission_body(
+def view_submission_payload(
     callback_id: str,
     private_metadata: str,
     values: Mapping[str, Any],
@@ -273,8 +285,8 @@ def view_submission_body(
     trigger_id: str | None = None,
     user_name: str | None = None,
     enterprise_id: str | None = None,
-) -> str:
-    """Builds a `view_submission` request body.
+) -> dict[str, Any]:
+    """Builds a `view_submission` payload.
 
     Args:
         callback_id: The view's callback id.
@@ -290,7 +302,7 @@ def view_submission_body(
         enterprise_id: Set for an Enterprise Grid workspace.
 
     Returns:
-        The body, `payload=<json>`.
+        The payload object.
     """
     payload: dict[str, Any] = {
         "type": "view_submission",
@@ -306,10 +318,10 @@ def view_submission_body(
         ),
         "response_urls": [],
     }
-    return urlencode({"payload": json.dumps(payload)})
+    return payload
 
 
-def view_closed_body(
+def view_closed_payload(
     callback_id: str,
     private_metadata: str,
     *,
@@ -320,8 +332,8 @@ def view_closed_body(
     is_cleared: bool = False,
     user_name: str | None = None,
     enterprise_id: str | None = None,
-) -> str:
-    """Builds a `view_closed` request body (sent only for views with `notify_on_close`).
+) -> dict[str, Any]:
+    """Builds a `view_closed` payload (sent only for views with `notify_on_close`).
 
     Args:
         callback_id: The view's callback id.
@@ -335,7 +347,7 @@ def view_closed_body(
         enterprise_id: Set for an Enterprise Grid workspace.
 
     Returns:
-        The body, `payload=<json>`.
+        The payload object.
     """
     payload: dict[str, Any] = {
         "type": "view_closed",
@@ -350,7 +362,37 @@ def view_closed_body(
         ),
         "is_cleared": is_cleared,
     }
-    return urlencode({"payload": json.dumps(payload)})
+    return payload
+
+
+# -- HTTP bodies: the payloads above, encoded the way Slack POSTs them -------------------------
+
+
+def _form_encoded(build: Callable[P, Mapping[str, str]]) -> Callable[P, str]:
+    """A slash command builder whose result is form-encoded, as Slack POSTs commands."""
+
+    @functools.wraps(build)
+    def body(*args: P.args, **kwargs: P.kwargs) -> str:
+        return urlencode(build(*args, **kwargs))
+
+    return body
+
+
+def _payload_form(build: Callable[P, Mapping[str, Any]]) -> Callable[P, str]:
+    """An interaction builder whose result is sent as `payload=<json>`, as Slack POSTs them."""
+
+    @functools.wraps(build)
+    def body(*args: P.args, **kwargs: P.kwargs) -> str:
+        return urlencode({"payload": json.dumps(build(*args, **kwargs))})
+
+    return body
+
+
+# Each takes its payload builder's arguments and returns the exact HTTP request body.
+slash_command_body = _form_encoded(slash_command_payload)
+block_actions_body = _payload_form(block_actions_payload)
+view_submission_body = _payload_form(view_submission_payload)
+view_closed_body = _payload_form(view_closed_payload)
 
 
 class SlackClient:

@@ -15,6 +15,11 @@ Scripting: `fail()` makes a method answer `{"ok": false, "error": …}` or HTTP 
 `Retry-After` (optionally only for one channel, to act like a private channel, or only a few
 times); `delay()` slows a method down to simulate Slack timeouts.
 
+Socket Mode: `apps.connections.open` takes only an app-level token (`xapp-…`; other methods
+refuse one) and hands out a `ws://127.0.0.1:<port>/link/…` URL served by this same fake, which
+plays Slack's side of the link (`devkit.fakes.socket_mode`): `hello`, envelopes and their acks,
+`disconnect`, and a record of how each connection ended. `refuse_app_token()` scripts a refusal.
+
 Run it with `with FakeSlack() as slack:` (background thread) or
 `async with FakeSlack().serve() as slack:` (current loop); point the bot's `SLACK_API_URL` at
 `slack.api_url`.
@@ -36,7 +41,8 @@ from typing import Any, Final
 from aiohttp import web
 
 from bot.slack.ids import SCOPES
-from devkit.fakes.runner import FakeApp, Journal
+from devkit.fakes.runner import Journal
+from devkit.fakes.socket_mode import APP_TOKEN_PREFIX, APPS_CONNECTIONS_OPEN, SocketModeFake
 
 __all__ = [
     "APP_ID",
@@ -226,14 +232,17 @@ class SlackError(Exception):
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-class FakeSlack(FakeApp):
-    """A stub of the Slack Web API and of response_urls that records and scripts calls.
+class FakeSlack(SocketModeFake):
+    """A stub of the Slack Web API, response_urls and Socket Mode that records and scripts calls.
 
     Args:
         team_id: The workspace `auth.test` reports and views carry.
         enterprise_id: Set to act like an Enterprise Grid install.
         bot_token: When set, calls with another token get `invalid_auth`; otherwise any token
-            is accepted (a missing one still gets `not_authed`).
+            is accepted (a missing one still gets `not_authed`, an app-level one
+            `not_allowed_token_type`).
+        app_token: When set, `apps.connections.open` with another `xapp-` token gets
+            `invalid_auth`; otherwise any app-level token opens a Socket Mode link.
         scopes: The scopes reported in `X-OAuth-Scopes`; defaults to the manifest's.
         trigger_ttl_s: When set, `views.open`/`views.push` with a trigger id minted here more
             than this long ago get `expired_trigger_id` (Slack's window is 3 s).
@@ -245,10 +254,11 @@ class FakeSlack(FakeApp):
         team_id: str = TEAM_ID,
         enterprise_id: str | None = None,
         bot_token: str | None = None,
+        app_token: str | None = None,
         scopes: Iterable[str] = SCOPES,
         trigger_ttl_s: float | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(app_id=APP_ID, app_token=app_token)
         self.team_id = team_id
         self.enterprise_id = enterprise_id
         self.scopes = tuple(scopes)
@@ -280,12 +290,13 @@ class FakeSlack(FakeApp):
             "conversations.open": self._conversations_open,
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroups_users_list,
+            APPS_CONNECTIONS_OPEN: self._apps_connections_open,
         }
 
     # -- running -------------------------------------------------------------------------------
 
     def make_app(self) -> web.Application:
-        """Builds the aiohttp application serving `/api/<method>` and `/response/<id>`.
+        """Builds the aiohttp application serving `/api/<method>`, `/response/<id>` and `/link/`.
 
         Returns:
             The application.
@@ -294,6 +305,7 @@ class FakeSlack(FakeApp):
         app.router.add_route("POST", "/api/{method}", self._handle_api)
         app.router.add_route("GET", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{id}", self._handle_response_url)
+        self._serve_socket_mode(app)
         return app
 
     @property
@@ -357,6 +369,15 @@ class FakeSlack(FakeApp):
                 self._delays[method] = seconds
             else:
                 self._delays.pop(method, None)
+
+    def refuse_app_token(self, error: str = "invalid_auth", *, times: int | None = None) -> None:
+        """Makes `apps.connections.open` refuse the app-level token, as for a revoked one.
+
+        Args:
+            error: The Slack error code (`invalid_auth`, `token_revoked`, `not_authed`, …).
+            times: Refuse only this many times; None refuses until `clear_failures()`.
+        """
+        self.fail(APPS_CONNECTIONS_OPEN, error, times=times)
 
     def clear_failures(self) -> None:
         """Drops every `fail()` and `delay()` script."""
@@ -626,6 +647,7 @@ class FakeSlack(FakeApp):
         method = request.match_info["method"]
         try:
             args, token = await _read_api_args(request)
+            in_header = request.headers.get("Authorization", "").startswith("Bearer ")
         except ValueError:
             self._journal.append(SlackCall(method, {}, None, time.monotonic(), "invalid_json"))
             return _slack_json({"ok": False, "error": "invalid_json"}, scopes=self.scopes)
@@ -634,7 +656,7 @@ class FakeSlack(FakeApp):
         try:
             with self._lock:
                 delay = self._delays.get(method, 0.0)
-                self._check_auth(token)
+                self._check_auth(method, token, in_header=in_header)
                 failure = self._take_failure(method, args.get("channel"))
                 if failure is not None:
                     status, retry_after = failure.status, failure.retry_after
@@ -685,9 +707,17 @@ class FakeSlack(FakeApp):
 
     # -- state helpers (called with the lock held) ---------------------------------------------
 
-    def _check_auth(self, token: str | None) -> None:
+    def _check_auth(self, method: str, token: str | None, *, in_header: bool) -> None:
+        if method == APPS_CONNECTIONS_OPEN:
+            error = self._app_token_error(token, in_header=in_header)
+            if error is not None:
+                raise SlackError(error)
+            return
         if not token:
             raise SlackError("not_authed")
+        if token.startswith(APP_TOKEN_PREFIX):
+            # App-level tokens only open Socket Mode links; Slack refuses them elsewhere.
+            raise SlackError("not_allowed_token_type")
         if self._bot_token is not None and token != self._bot_token:
             raise SlackError("invalid_auth")
 
