@@ -48,6 +48,7 @@ __all__ = [
     "message_problems",
     "method_problems",
     "response_problems",
+    "sdk_validator_exists",
     "view_problems",
 ]
 
