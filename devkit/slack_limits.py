@@ -13,15 +13,16 @@ Two layers, so that neither has to be trusted alone:
    reported. That is what `validate_json()` runs, but `validate_json()` only checks the object
    it is called on: a `View` does not check its blocks, a block does not check its elements.
    slack_sdk also keeps option objects (radio buttons, static selects) as raw dicts, so their
-   limits never run, and it has nothing for section field texts, message block counts,
-   uniqueness of ids, `submit` in modals with inputs, `plain_text_input.max_length`, or a
-   message's top-level `text`.
+   limits never run, and it has nothing for text objects' 1–3,000 characters, section field
+   texts, radio button counts, message block counts, uniqueness of ids, `submit` in modals
+   with inputs, `plain_text_input.max_length`, or a message's top-level `text`.
 2. `LIMITS`, a table of Slack's documented limits, one row per limit with the page that states
    it. A row naming a slack_sdk validator is detected by slack_sdk (the row then only points at
    the exact field); every other row is checked by the walker in this module.
 
-Whatever slack_sdk rejects that no row describes (an empty text object, an unknown block type,
-a confirm dialog's lengths, …) is reported with slack_sdk's own message.
+Whatever slack_sdk rejects that no row describes (an unknown block or element type, a block it
+cannot construct, a confirm dialog's lengths, an overflow menu's 5 options, …) is reported with
+slack_sdk's own message.
 """
 
 from __future__ import annotations

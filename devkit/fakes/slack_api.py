@@ -125,7 +125,7 @@ def drain_limit_violations() -> list[LimitViolation]:
     """
     with _pending_lock:
         fakes = list(_pending)
-    # Each fake's own lock is taken after the registry's is released, never inside it.
+    # A fake's lock is always taken before the registry's (never inside it), so release first.
     return [violation for fake in fakes for violation in fake.take_limit_violations()]
 
 
@@ -683,9 +683,10 @@ class FakeSlack(FakeApp):
         Returns:
             What `limit_violations` held.
         """
-        with self._lock:
+        # Both locks in the order `_record_violations` takes them, so a violation recorded
+        # meanwhile is either taken here or leaves the fake pending.
+        with self._lock, _pending_lock:
             taken, self._violations = self._violations, []
-        with _pending_lock:
             if self in _pending:
                 _pending.remove(self)
         return taken
@@ -812,9 +813,8 @@ class FakeSlack(FakeApp):
     def _record_violations(self, method: str, problems: Sequence[Problem]) -> None:
         if not problems:
             return
-        with self._lock:
+        with self._lock, _pending_lock:
             self._violations.extend(LimitViolation(method, str(p)) for p in problems)
-        with _pending_lock:
             if self not in _pending:
                 _pending.append(self)
 
