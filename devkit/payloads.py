@@ -21,6 +21,7 @@ reads like a user's steps:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import secrets
@@ -466,7 +467,9 @@ class SlackClient:
             headers: Extra headers, applied last (to tamper with the signature).
 
         Returns:
-            The bot's response.
+            The bot's response. A message in it (a slash command's ack) is checked against
+            Slack's Block Kit limits by the fake (`FakeSlack.check_ack`), as Slack would before
+            showing it.
         """
         sent_headers = (
             sign(body, self._secret, timestamp, content_type=content_type)
@@ -474,7 +477,13 @@ class SlackClient:
             else {"Content-Type": content_type}
         )
         sent_headers.update(headers or {})
-        return await self._http.post(self._path, content=body.encode(), headers=sent_headers)
+        response = await self._http.post(self._path, content=body.encode(), headers=sent_headers)
+        if response.status_code == 200 and response.headers.get("content-type", "").startswith(
+            "application/json"
+        ):
+            with contextlib.suppress(ValueError):
+                self._slack.check_ack(response.json())
+        return response
 
     async def command(
         self,

@@ -8,8 +8,14 @@ is recorded as a `SlackCall`; tests wait for calls with `wait_for` (sync) or `as
 
 It keeps enough Slack state to catch real mistakes: views have ids, hashes and a stack and
 cannot be updated once closed; messages exist before they can be updated; trigger ids are
-single-use (and expire when `trigger_ttl_s` is set); a few Block Kit limits Slack enforces
-(titles of 24 characters, 50 blocks per message, duplicate block ids, …) are checked.
+single-use (and expire when `trigger_ttl_s` is set).
+
+Every view and message it is sent (`views.*`, `chat.*`, response_url posts, and the acks
+`SlackClient` hands it) is checked against Slack's Block Kit limits by `devkit.slack_limits`.
+A violation is answered the way Slack answers it (`invalid_blocks` with `errors`,
+`invalid_arguments` with `response_metadata.messages`, `msg_too_long`) and recorded in
+`limit_violations`, whatever the answer: tests/conftest.py fails any test after which a
+violation is left that the test did not `take_limit_violations()` itself.
 
 Scripting: `fail()` makes a method answer `{"ok": false, "error": …}` or HTTP 429 with
 `Retry-After` (optionally only for one channel, to act like a private channel, or only a few
@@ -34,15 +40,16 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from aiohttp import web
 
 from bot.slack.ids import SCOPES
 from devkit.fakes.runner import Journal
 from devkit.fakes.socket_mode import APP_TOKEN_PREFIX, APPS_CONNECTIONS_OPEN, SocketModeFake
+from devkit.slack_limits import Problem, check_message, check_method, check_response, check_view
 
 __all__ = [
     "APP_ID",
@@ -51,9 +58,11 @@ __all__ = [
     "ENTERPRISE_NAME",
     "TEAM_ID",
     "FakeSlack",
+    "LimitViolation",
     "SlackCall",
     "SlackMessage",
     "SlackUser",
+    "drain_limit_violations",
 ]
 
 TEAM_ID: Final = "T0TEST"
@@ -68,6 +77,12 @@ ENTERPRISE_NAME: Final = "Test Org"
 RESPONSE_URL_METHOD: Final = "response_url"
 """`SlackCall.method` of a post to a response_url; its args carry `response_url_id`."""
 
+ACK_METHOD: Final = "ack"
+"""`LimitViolation.method` of a message the bot returned in an HTTP ack (`check_ack`)."""
+
+RESPONSE_ACTION_METHOD: Final = "response_action"
+"""`LimitViolation.method` of a view a `response_action: update` ack put up (`replace_view`)."""
+
 PRIVATE_CHANNEL_METHODS: Final = (
     "chat.postMessage",
     "chat.postEphemeral",
@@ -81,16 +96,43 @@ _TS_STEP_US: Final = 100
 _JSON_FIELDS: Final = ("view", "blocks", "attachments", "metadata")
 """Fields slack_sdk sends as JSON strings when a method goes out form-encoded."""
 
-_MAX_MESSAGE_BLOCKS: Final = 50
-_MAX_VIEW_BLOCKS: Final = 100
-_MAX_TITLE_CHARS: Final = 24
-_MAX_PRIVATE_METADATA_CHARS: Final = 3000
-_MAX_TEXT_CHARS: Final = 40_000
-_MAX_SECTION_TEXT_CHARS: Final = 3000
-_MAX_HEADER_TEXT_CHARS: Final = 150
-_MAX_BUTTON_TEXT_CHARS: Final = 75
-_MAX_BUTTON_VALUE_CHARS: Final = 2000
-_MAX_ID_CHARS: Final = 255
+_INVALID_BLOCKS_STATUS: Final = 400
+"""What a response_url answers a payload Slack would not show (as incoming webhooks do)."""
+
+
+class LimitViolation(NamedTuple):
+    """A payload sent to a `FakeSlack` that Slack's Block Kit limits do not allow.
+
+    Attributes:
+        method: The Web API method, `response_url`, `ack` or `response_action`.
+        problem: What was wrong and where, e.g.
+            `must be less than 2001 characters [json-pointer:/blocks/0/fields/0/text]`.
+    """
+
+    method: str
+    problem: str
+
+
+_pending_lock = threading.Lock()
+_pending: list[FakeSlack] = []
+"""Fakes holding violations nobody has taken yet. Strong references on purpose: a fake a test
+built and dropped must still be there when the test's teardown looks (a weak registry would
+lose it to garbage collection first); `take_limit_violations()` lets go of it."""
+
+
+def drain_limit_violations() -> list[LimitViolation]:
+    """Takes every violation any `FakeSlack` has recorded that nobody has taken yet.
+
+    tests/conftest.py calls this after each test, so a violation fails the test during which it
+    was recorded (module-scoped fakes included).
+
+    Returns:
+        The violations, fake by fake, in the order each fake recorded them.
+    """
+    with _pending_lock:
+        fakes = list(_pending)
+    # A fake's lock is always taken before the registry's (never inside it), so release first.
+    return [violation for fake in fakes for violation in fake.take_limit_violations()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,12 +263,19 @@ class _ResponseTarget:
 
 
 class SlackError(Exception):
-    """A Web API method's `{"ok": false, "error": …}` answer, raised inside the fake."""
+    """A Web API method's `{"ok": false, "error": …}` answer, raised inside the fake.
 
-    def __init__(self, error: str, *messages: str) -> None:
+    Args:
+        error: The error code.
+        *messages: `response_metadata.messages`.
+        errors: The top-level `errors` Slack adds to `invalid_blocks`.
+    """
+
+    def __init__(self, error: str, *messages: str, errors: Sequence[str] = ()) -> None:
         super().__init__(error)
         self.error = error
         self.messages = messages
+        self.errors = tuple(errors)
 
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -276,6 +325,7 @@ class FakeSlack(SocketModeFake):
         self._messages: dict[tuple[str, str], SlackMessage] = {}
         self._triggers: dict[str, _Trigger] = {}
         self._response_targets: dict[str, _ResponseTarget] = {}
+        self._violations: list[LimitViolation] = []
         self._counter = itertools.count(1)
         self._ts_counter = itertools.count(1)
         self._handlers: dict[str, Handler] = {
@@ -523,7 +573,13 @@ class FakeSlack(SocketModeFake):
 
         Raises:
             KeyError: The view is unknown.
+            SlackError: The view breaks Slack's limits (recorded as a `response_action`
+                violation); Slack would show the user an error and keep the old view.
         """
+        problems = check_view(view, at="/view")
+        if problems:
+            self._record_violations(RESPONSE_ACTION_METHOD, problems)
+            raise _refusal("views.update", {}, problems)
         with self._lock:
             old = self._views[view_id]
             stored = self._build_view(
@@ -633,6 +689,63 @@ class FakeSlack(SocketModeFake):
             found = list(self._messages.values())
         return [m for m in found if channel is None or m.channel == channel]
 
+    @property
+    def limit_violations(self) -> list[LimitViolation]:
+        """Every payload outside Slack's Block Kit limits sent here and not yet taken, in order."""
+        with self._lock:
+            return list(self._violations)
+
+    def take_limit_violations(self) -> list[LimitViolation]:
+        """Returns the recorded violations and forgets them.
+
+        A test that sends an invalid payload on purpose takes the violations it expects, so the
+        end-of-test check in tests/conftest.py does not fail it.
+
+        Returns:
+            What `limit_violations` held.
+        """
+        # Both locks in the order `_record_violations` takes them, so a violation recorded
+        # meanwhile is either taken here or leaves the fake pending.
+        with self._lock, _pending_lock:
+            taken, self._violations = self._violations, []
+            if self in _pending:
+                _pending.remove(self)
+        return taken
+
+    def assert_within_limits(self) -> None:
+        """Fails if anything sent here broke Slack's Block Kit limits.
+
+        Raises:
+            AssertionError: Lists every violation, one per line.
+        """
+        violations = self.limit_violations
+        if violations:
+            lines = "\n".join(f"  {method}: {problem}" for method, problem in violations)
+            raise AssertionError(f"payloads outside Slack's Block Kit limits:\n{lines}")
+
+    def check_ack(self, body: object) -> list[str]:
+        """Checks a message the bot returned in an HTTP ack, as Slack would before showing it.
+
+        Slack shows a slash command's ack text and blocks to the user, so they are held to the
+        same limits as posted messages; violations are recorded under `ack`. Acks that carry no
+        message (empty, `response_action`, …) have nothing to check.
+
+        Args:
+            body: The decoded JSON body of the ack.
+
+        Returns:
+            The violations found (already recorded).
+        """
+        if not isinstance(body, Mapping) or "response_action" in body:
+            return []
+        if "text" not in body and "blocks" not in body:
+            return []
+        problems = check_message(
+            body.get("text"), body.get("blocks"), attachments=body.get("attachments")
+        )
+        self._record_violations(ACK_METHOD, problems)
+        return [str(problem) for problem in problems]
+
     def transcript(self) -> list[str]:
         """Returns what users were shown, one line per successful call, in order."""
         lines: list[str] = []
@@ -653,6 +766,10 @@ class FakeSlack(SocketModeFake):
             return _slack_json({"ok": False, "error": "invalid_json"}, scopes=self.scopes)
         arrived = time.monotonic()
         status, retry_after = 200, None
+        # Recorded whatever the answer: a payload the bot sent is a bug even when Slack would
+        # have refused the call for another reason first.
+        problems = check_method(method, args)
+        self._record_violations(method, problems)
         try:
             with self._lock:
                 delay = self._delays.get(method, 0.0)
@@ -661,6 +778,8 @@ class FakeSlack(SocketModeFake):
                 if failure is not None:
                     status, retry_after = failure.status, failure.retry_after
                     raise SlackError(failure.error)
+                if problems:
+                    raise _refusal(method, args, problems)
                 handler = self._handlers.get(method)
                 if handler is None:
                     raise SlackError("unknown_method")
@@ -668,9 +787,7 @@ class FakeSlack(SocketModeFake):
             self._journal.append(SlackCall(method, args, token, arrived))
         except SlackError as exc:
             self._journal.append(SlackCall(method, args, token, arrived, exc.error))
-            body = {"ok": False, "error": exc.error}
-            if exc.messages:
-                body["response_metadata"] = {"messages": list(exc.messages)}
+            body = _error_body(exc)
         if delay:
             await asyncio.sleep(delay)
         return _slack_json(body, status=status, retry_after=retry_after, scopes=self.scopes)
@@ -688,17 +805,25 @@ class FakeSlack(SocketModeFake):
             return web.json_response({"ok": False, "error": "invalid_payload"}, status=400)
         args = {**payload, "response_url_id": rid}
         status, retry_after, error = 200, None, None
+        problems = check_response(payload)
+        self._record_violations(RESPONSE_URL_METHOD, problems)
+        refusal: SlackError | None = None
         with self._lock:
             delay = self._delays.get(RESPONSE_URL_METHOD, 0.0)
             target = self._response_targets.get(rid, _ResponseTarget(None, None, None))
             failure = self._take_failure(RESPONSE_URL_METHOD, target.channel)
-            if failure is None:
-                self._apply_response(target, payload)
-            else:
+            if failure is not None:
                 status, retry_after, error = failure.status, failure.retry_after, failure.error
+            elif problems:
+                refusal = _refusal(RESPONSE_URL_METHOD, payload, problems)
+                status, error = _INVALID_BLOCKS_STATUS, refusal.error
+            else:
+                self._apply_response(target, payload)
         self._journal.append(SlackCall(RESPONSE_URL_METHOD, args, None, arrived, error))
         if delay:
             await asyncio.sleep(delay)
+        if refusal is not None:
+            return _slack_json(_error_body(refusal), status=status)
         if error is not None:
             return _slack_json(
                 {"ok": False, "error": error}, status=status, retry_after=retry_after
@@ -706,6 +831,14 @@ class FakeSlack(SocketModeFake):
         return web.json_response({"ok": True})
 
     # -- state helpers (called with the lock held) ---------------------------------------------
+
+    def _record_violations(self, method: str, problems: Sequence[Problem]) -> None:
+        if not problems:
+            return
+        with self._lock, _pending_lock:
+            self._violations.extend(LimitViolation(method, str(p)) for p in problems)
+            if self not in _pending:
+                _pending.append(self)
 
     def _check_auth(self, method: str, token: str | None, *, in_header: bool) -> None:
         if method == APPS_CONNECTIONS_OPEN:
@@ -765,7 +898,6 @@ class FakeSlack(SocketModeFake):
         root: str | None = None,
         previous: str | None = None,
     ) -> dict[str, Any]:
-        _check_view(view)
         return {
             "id": view_id,
             "team_id": self.team_id,
@@ -1085,86 +1217,39 @@ def _message_content(
         raise SlackError("invalid_blocks_format")
     if not allow_empty and not text and not blocks:
         raise SlackError("no_text")
-    if len(text) > _MAX_TEXT_CHARS:
-        raise SlackError("msg_too_long")
-    if blocks is not None:
-        problem = _block_problem(blocks, _MAX_MESSAGE_BLOCKS)
-        if problem is not None:
-            raise SlackError("invalid_blocks", f"[ERROR] {problem}")
     return text, blocks
 
 
-def _check_view(view: dict[str, Any]) -> None:
-    def invalid(problem: str) -> SlackError:
-        return SlackError("invalid_arguments", f"[ERROR] {problem}")
+def _refusal(method: str, args: Mapping[str, Any], problems: Sequence[Problem]) -> SlackError:
+    """The error Slack answers a payload outside its Block Kit limits with."""
+    messages = [f"[ERROR] {problem}" for problem in problems]
+    if method.startswith("views."):
+        return SlackError("invalid_arguments", *messages)
+    blocks = args.get("blocks")
+    if blocks is not None and not isinstance(blocks, list):
+        return SlackError("invalid_blocks_format")
+    errors = [str(problem) for problem in problems]
+    if any(p.pointer.startswith("/attachments") for p in problems):
+        return SlackError("invalid_attachments", *messages, errors=errors)
+    if any(p.pointer.startswith("/blocks") for p in problems):
+        return SlackError("invalid_blocks", *messages, errors=errors)
+    # Slack truncates an over-long `text` (with a warning) rather than refusing it; the fake
+    # refuses it so the test sees it.
+    return SlackError("msg_too_long", *messages)
 
-    if view.get("type", "modal") == "modal":
-        title = _plain_text(view.get("title"))
-        if title is None:
-            raise invalid("missing required field: title")
-        if len(title) > _MAX_TITLE_CHARS:
-            raise invalid(f"must be at most {_MAX_TITLE_CHARS} characters [/view/title/text]")
-        for button in ("submit", "close"):
-            label = _plain_text(view.get(button))
-            if label is not None and len(label) > _MAX_TITLE_CHARS:
-                raise invalid(
-                    f"must be at most {_MAX_TITLE_CHARS} characters [/view/{button}/text]"
-                )
-    blocks = view.get("blocks")
-    if not isinstance(blocks, list):
-        raise invalid("missing required field: blocks")
-    problem = _block_problem(blocks, _MAX_VIEW_BLOCKS)
-    if problem is not None:
-        raise invalid(problem)
-    has_input = any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
-    if has_input and view.get("type", "modal") == "modal" and view.get("submit") is None:
-        raise invalid("submit is required when a modal has input blocks")
-    if len(str(view.get("private_metadata", ""))) > _MAX_PRIVATE_METADATA_CHARS:
-        raise invalid("private_metadata must be no longer than 3000 characters")
-    if len(str(view.get("callback_id", ""))) > _MAX_ID_CHARS:
-        raise invalid("callback_id must be no longer than 255 characters")
+
+def _error_body(exc: SlackError) -> dict[str, Any]:
+    body: dict[str, Any] = {"ok": False, "error": exc.error}
+    if exc.errors:
+        body["errors"] = list(exc.errors)
+    if exc.messages:
+        body["response_metadata"] = {"messages": list(exc.messages)}
+    return body
 
 
 def _plain_text(obj: object) -> str | None:
     if isinstance(obj, dict) and isinstance(obj.get("text"), str):
         return str(obj["text"])
-    return None
-
-
-def _block_problem(blocks: list[Any], limit: int) -> str | None:
-    """Returns the first Block Kit limit Slack would reject these blocks for, or None."""
-    if len(blocks) > limit:
-        return f"no more than {limit} items allowed [json-pointer:/blocks]"
-    block_ids: set[str] = set()
-    for index, block in enumerate(blocks):
-        where = f"[json-pointer:/blocks/{index}]"
-        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            return f"invalid block {where}"
-        block_id = block.get("block_id")
-        if block_id is not None:
-            if len(str(block_id)) > _MAX_ID_CHARS or str(block_id) in block_ids:
-                return f"invalid or duplicate block_id {where}"
-            block_ids.add(str(block_id))
-        text = _plain_text(block.get("text"))
-        if block["type"] == "section" and text is not None and len(text) > _MAX_SECTION_TEXT_CHARS:
-            return f"must be less than 3001 characters {where}/text"
-        if block["type"] == "header" and text is not None and len(text) > _MAX_HEADER_TEXT_CHARS:
-            return f"must be less than 151 characters {where}/text"
-        action_ids: set[str] = set()
-        for element in block.get("elements", []) if block["type"] == "actions" else []:
-            if not isinstance(element, dict):
-                return f"invalid element {where}"
-            action_id = element.get("action_id")
-            if action_id is not None:
-                if str(action_id) in action_ids:
-                    return f"duplicate action_id {where}"
-                action_ids.add(str(action_id))
-            if element.get("type") == "button":
-                label = _plain_text(element.get("text")) or ""
-                if len(label) > _MAX_BUTTON_TEXT_CHARS:
-                    return f"must be less than 76 characters {where}/elements/text"
-                if len(str(element.get("value", ""))) > _MAX_BUTTON_VALUE_CHARS:
-                    return f"must be less than 2001 characters {where}/elements/value"
     return None
 
 

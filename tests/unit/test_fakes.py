@@ -223,7 +223,10 @@ async def test_a_modal_title_over_24_characters_is_refused(slack: FakeSlack, web
 
     assert raised.value.response["error"] == "invalid_arguments"
     assert raised.value.response["response_metadata"]["messages"] == [
-        "[ERROR] must be at most 24 characters [/view/title/text]"
+        "[ERROR] must be less than 25 characters [json-pointer:/view/title/text]"
+    ]
+    assert slack.take_limit_violations() == [
+        ("views.open", "must be less than 25 characters [json-pointer:/view/title/text]")
     ]
 
 
@@ -1095,7 +1098,11 @@ def _bolt_app(slack: FakeSlack, seen: list[tuple[str, Any]]) -> AsyncApp:
     @app.view("vs_terminate_confirm")
     async def submit(ack: AsyncAck, view: dict[str, Any]) -> None:
         seen.append(("submit", view["state"]["values"]["reason"]["reason"]["value"]))
-        done = {**MODAL, "title": {"type": "plain_text", "text": "Terminating…"}, "blocks": []}
+        done = {
+            **MODAL,
+            "title": {"type": "plain_text", "text": "Terminating…"},
+            "blocks": [{"type": "section", "text": {"type": "plain_text", "text": "Stopping…"}}],
+        }
         del done["submit"]
         await ack(response_action="update", view=done)
 
