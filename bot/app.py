@@ -24,6 +24,7 @@ import aiohttp
 import httpx
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -33,13 +34,14 @@ from bot.attempts.execute import Execution
 from bot.audit.db import Database
 from bot.audit.repository import AuditRepository
 from bot.config import Settings
-from bot.errors import BotError
+from bot.errors import BotError, ConfigError
 from bot.metrics import Metrics
 from bot.policy_store import PolicyStore
 from bot.slack import register
 from bot.slack.delivery import CHANNEL_INTERVAL_S, Delivery
 from bot.slack.deps import Deps, Gate
 from bot.slack.directory import Directory
+from bot.slack.entry import GuardedSocketModeHandler
 from bot.slack.error_handler import report
 from bot.tasks import TaskSupervisor
 from bot.transport import VectorShiftTransport
@@ -55,6 +57,22 @@ OPENING_LIMIT = 64
 2 cores, a queue of 64 is ~1.6 s, so later ones could miss Slack's 3-second trigger window and
 are answered "busy" instead."""
 SLACK_TIMEOUT_S = 10
+DRAIN_S = 25.0
+"""How long in-flight actions may take to finish at shutdown; Heroku allows 30 s after SIGTERM,
+and what cannot finish is left pending for another instance's reconciliation (SPEC §6, §7)."""
+REFUSED_TOKEN_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "not_allowed_token_type",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+    }
+)
+"""`apps.connections.open` errors that mean the app token itself is refused."""
+APP_TOKEN_CHECK_S = 3.0
+"""The startup check waits this long; a slow Slack delays neither `/healthz` nor the start."""
 
 
 class StartupError(BotError):
@@ -68,6 +86,7 @@ class Runtime:
     settings: Settings
     app: AsyncApp
     asgi: Router
+    socket: GuardedSocketModeHandler | None
     deps: Deps
     database: Database
     repository: AuditRepository
@@ -131,6 +150,29 @@ def _operation(request: httpx.Request) -> str:
     return "pipeline_lookup"
 
 
+async def _check_app_token(client: AsyncWebClient, app_token: str) -> None:
+    """Ask Slack for a Socket Mode URL once, so a refused app token stops the start at once.
+
+    slack_sdk's own connect retries a refused token every few seconds for ever; here it is a
+    configuration error (exit 2). Slack being unreachable is not: the connection retries.
+
+    Raises:
+        ConfigError: Slack refused the token.
+    """
+    try:
+        async with asyncio.timeout(APP_TOKEN_CHECK_S):
+            await client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", "error"))
+        if error in REFUSED_TOKEN_ERRORS:
+            raise ConfigError(
+                [f"SLACK_APP_TOKEN was refused by Slack ({error}); check the app-level token"]
+            ) from None
+        logger.warning("could not check SLACK_APP_TOKEN yet (%s); connecting anyway", error)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        logger.warning("could not reach Slack to check SLACK_APP_TOKEN (%s)", type(exc).__name__)
+
+
 async def _auth_test(client: AsyncWebClient) -> dict[str, Any]:
     try:
         response = await client.auth_test()
@@ -157,6 +199,7 @@ async def open_runtime(
     channel_interval_s: float = CHANNEL_INTERVAL_S,
     heartbeat_s: float = upkeep.HEARTBEAT_INTERVAL_S,
     heartbeat_lapse_s: float = upkeep.HEARTBEAT_LAPSE_S,
+    drain_s: float = DRAIN_S,
 ) -> AsyncIterator[Runtime]:
     """Build the runtime, start its periodic jobs, and tear everything down on exit.
 
@@ -174,9 +217,11 @@ async def open_runtime(
         heartbeat_s: how often this instance renews its heartbeat and sweeps for orphans.
         heartbeat_lapse_s: how old another instance's heartbeat must be before its pending
             attempts are reconciled.
+        drain_s: how long in-flight work may take to finish when the runtime closes.
 
     Raises:
-        StartupError: Slack's `auth.test` failed.
+        StartupError: Slack's `auth.test` failed, or HTTP mode lacks a signing secret.
+        ConfigError: in Socket Mode, Slack refused `SLACK_APP_TOKEN`.
         PolicyFileError: the policy file exists but is invalid.
     """
     signing_secret = settings.slack_signing_secret
@@ -317,6 +362,15 @@ async def open_runtime(
 
         await upkeep.heartbeat(attempts)
         stack.push_async_callback(repository.retire, attempts.instance_id)
+        socket = None
+        if socket_mode:
+            app_token = settings.slack_app_token.get() if settings.slack_app_token else ""
+            await _check_app_token(client, app_token)
+            socket = GuardedSocketModeHandler(app, app_token=app_token, web_client=client)
+            # Pushed last, so it runs first once the drain is over: the WebSocket stays open
+            # while in-flight work finishes (its acks still need it), then closes cleanly.
+            stack.push_async_callback(socket.close)
+            tasks.service(socket.connect(), name="socket_mode")
         if periodic:
             tasks.spawn(directory.refresh_all(), name="membership_warmup")
             tasks.spawn(keep_alive(), name="reconcile_at_start")
@@ -330,6 +384,7 @@ async def open_runtime(
                 settings=settings,
                 app=app,
                 asgi=router,
+                socket=socket,
                 deps=deps,
                 database=database,
                 repository=repository,
@@ -339,4 +394,4 @@ async def open_runtime(
                 metrics=metrics,
             )
         finally:
-            await tasks.drain(timeout_s=15)
+            await tasks.drain(timeout_s=drain_s)

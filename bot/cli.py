@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from bot.errors import BotError, ConfigError, PolicyFileError
 from bot.logs import configure_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+logger = logging.getLogger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,6 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format, settings.secrets())
     try:
         return _run(args, settings)
+    except ConfigError as exc:  # found only once Slack was asked (a refused app token)
+        print("vs-terminate-bot: configuration problems:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_USAGE
     except PolicyFileError as exc:
         print("vs-terminate-bot: the policy file is invalid:", file=sys.stderr)
         for problem in exc.problems:
@@ -134,13 +143,23 @@ def _migrate(settings: Settings) -> None:
 
 
 async def _serve(settings: Settings, *, socket_mode: bool) -> int:
+    """Serve until SIGTERM or SIGINT, then shut down cleanly and return 0.
+
+    uvicorn's own signal handling re-raises the signal once its server stops, which kills the
+    process before the runtime can drain; here the signals only ask the server to stop, and the
+    runtime then drains in-flight work (`bot.app.DRAIN_S`), closes the WebSocket with a close
+    frame and releases everything before the process exits 0.
+    """
     import uvicorn  # noqa: PLC0415
 
     from bot.app import open_runtime  # noqa: PLC0415
 
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # the handlers below stop the server; nothing is re-raised afterwards
+
     async with open_runtime(settings, socket_mode=socket_mode) as runtime:
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGHUP, runtime.policy.reload)
         config = uvicorn.Config(
             runtime.asgi,
             host=settings.host,
@@ -149,23 +168,21 @@ async def _serve(settings: Settings, *, socket_mode: bool) -> int:
             access_log=False,
             lifespan="on",
             server_header=False,
+            timeout_graceful_shutdown=5,
         )
-        server = uvicorn.Server(config)
-        if not socket_mode:
-            await server.serve()
-            return EXIT_OK
-        from slack_bolt.adapter.socket_mode.async_handler import (  # noqa: PLC0415
-            AsyncSocketModeHandler,
-        )
+        server = Server(config)
 
-        app_token = settings.slack_app_token.get() if settings.slack_app_token else ""
-        handler = AsyncSocketModeHandler(runtime.app, app_token)
-        await handler.connect_async()  # type: ignore[no-untyped-call]
-        try:
-            await server.serve()
-        finally:
-            await handler.close_async()  # type: ignore[no-untyped-call]
-        return EXIT_OK
+        def stop(signum: signal.Signals) -> None:
+            logger.info("%s: finishing in-flight work, then stopping", signum.name)
+            server.should_exit = True
+
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, runtime.policy.reload)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop, signum)
+        await server.serve()
+    logger.info("stopped")
+    return EXIT_OK
 
 
 async def _audit(args: argparse.Namespace, settings: Settings) -> int:

@@ -117,6 +117,30 @@ class TaskSupervisor:
         self._count()
         return task
 
+    def service(self, coro: Coroutine[object, object, object], *, name: str) -> asyncio.Task[None]:
+        """Run a long-lived service (the Socket Mode connection) until `drain()` stops it.
+
+        Unlike `spawn()`, a service is not post-ack work: it does not count against the limit,
+        and `drain()` cancels it with the periodic jobs instead of waiting for it.
+
+        Args:
+            coro: the service; an exception is reported like a periodic job's.
+            name: names it in logs and in `on_error` calls.
+
+        Returns:
+            The service's task.
+
+        Raises:
+            RuntimeError: if `drain()` has started.
+        """
+        if self._closing:
+            coro.close()
+            raise RuntimeError(f"cannot start {name}: the supervisor is shutting down")
+        task = asyncio.create_task(self._guard(coro, name, None), name=name)
+        self._periodic.add(task)
+        task.add_done_callback(self._periodic.discard)
+        return task
+
     def every(
         self,
         interval_s: float,

@@ -29,13 +29,14 @@ import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Final, ParamSpec, Self
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
 from bot.slack.ids import COMMAND, EVENTS_PATH, REASON_ACTION, REASON_BLOCK, TERMINATE_ACTION
 from devkit.fakes.slack_api import APP_ID, BOT_ID, BOT_USER_ID, ENTERPRISE_NAME, TEAM_ID, FakeSlack
+from devkit.fakes.socket_mode import INTERACTIVE, SLASH_COMMANDS
 
 __all__ = [
     "FORM",
@@ -821,3 +822,42 @@ def _element_of(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any] 
             if isinstance(element, dict) and element.get("action_id") == action_id:
                 return element
     return None
+
+
+class SocketModeSlackClient(SlackClient):
+    """`SlackClient` for a bot in Socket Mode: the same requests, sent as envelopes.
+
+    Each body the builders make is turned back into the payload Slack would put in an envelope
+    (a slash command's fields, or the interaction payload) and sent over the stub Slack's
+    WebSocket; the ack comes back as the response, so `submit()` still applies a
+    `response_action` and every helper works as it does over HTTP.
+
+    Args:
+        slack: The stub Slack the bot is connected to.
+        timeout_s: How long an envelope may wait for its ack.
+    """
+
+    def __init__(self, slack: FakeSlack, *, timeout_s: float = 10.0) -> None:
+        super().__init__("http://socket-mode.invalid", "unused", slack, timeout_s=timeout_s)
+        self._timeout_s = timeout_s
+
+    async def send(
+        self,
+        body: str,
+        *,
+        timestamp: int | None = None,  # noqa: ARG002 - envelopes carry no signature
+        signed: bool = True,  # noqa: ARG002
+        content_type: str = FORM,  # noqa: ARG002
+        headers: Mapping[str, str] | None = None,  # noqa: ARG002
+    ) -> httpx.Response:
+        """Send a form body's payload as an envelope; the ack's payload is the response body."""
+        fields = dict(parse_qsl(body, keep_blank_values=True))
+        if "payload" in fields:
+            kind, payload = INTERACTIVE, json.loads(fields["payload"])
+        else:
+            kind, payload = SLASH_COMMANDS, fields
+        ack = await self._slack.async_send_envelope(kind, payload, timeout=self._timeout_s)
+        answer = ack.get("payload")
+        if answer is None:
+            return httpx.Response(200, content=b"")
+        return httpx.Response(200, json=answer)

@@ -28,6 +28,7 @@ from devkit.payloads import SlackClient
 SIGNING_SECRET = "sandbox-signing-secret"  # noqa: S105 - a local fake's secret, not a credential
 BOT_TOKEN = "xoxb-sandbox-0000-token"  # noqa: S105
 ALERTS_TOKEN = "sandbox-alerts-token-0123456789"  # noqa: S105
+APP_TOKEN = "xapp-1-sandbox-0000-token"  # noqa: S105
 HMAC_KEY = "sandbox-audit-hmac-key"
 STARTUP_TIMEOUT_S = 60.0
 
@@ -53,6 +54,7 @@ class LocalStack:
         vectorshift: an already-configured `FakeVectorShift`.
         fakes_running: the given fakes are already serving (another stack owns them), so this
             stack neither starts nor stops them: two bot processes against one Slack.
+        command: `serve` (HTTP mode) or `socket` (Socket Mode, with an app token).
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class LocalStack:
         slack: FakeSlack | None = None,
         vectorshift: FakeVectorShift | None = None,
         fakes_running: bool = False,
+        command: str = "serve",
     ) -> None:
         self.workdir = workdir
         self.policy_file = workdir / "policy.toml"
@@ -78,6 +81,7 @@ class LocalStack:
         self._audit_channel = audit_channel
         self._extra_env = dict(env or {})
         self._owns_fakes = not fakes_running
+        self.command = command
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self.port = 0
@@ -104,6 +108,7 @@ class LocalStack:
             "VS_POLICY_FILE": str(self.policy_file),
             "VS_ALERTS_TOKEN": ALERTS_TOKEN,
             "VS_AUDIT_HMAC_KEY": HMAC_KEY,
+            "SLACK_APP_TOKEN": APP_TOKEN,
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
             "LOG_LEVEL": "INFO",
@@ -124,10 +129,19 @@ class LocalStack:
         if self._owns_fakes:
             self.slack.start()
             self.vectorshift.start()
+        return self.start_bot()
+
+    def start_bot(self) -> Self:
+        """Start (or start again, after a crash) only the bot process, on a fresh port.
+
+        Raises:
+            RuntimeError: the bot exited or did not become healthy in time (log attached).
+        """
         self.port = free_port()
-        self._log = self.log_file.open("ab")
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"],
+        if self._log is None:
+            self._log = self.log_file.open("ab")
+        self._process = subprocess.Popen(  # noqa: S603 - our interpreter, a fixed command
+            [sys.executable, "-m", "bot", self.command],
             cwd=self.workdir,
             env=self.environment(),
             stdout=self._log,
@@ -142,6 +156,22 @@ class LocalStack:
             time.sleep(0.1)  # noqa: TID251 - a sync harness polling a child process
         self.stop()
         raise RuntimeError(f"the bot did not become healthy in time:\n{self.log()}")
+
+    def send_signal(self, signum: int) -> None:
+        """Send the bot process a signal (SIGTERM for a deploy, SIGKILL for a crash)."""
+        if self._process is None:
+            raise RuntimeError("the bot is not running")
+        self._process.send_signal(signum)
+
+    def wait(self, timeout_s: float = 40.0) -> int:
+        """Wait for the bot process to exit; returns its exit status.
+
+        Raises:
+            subprocess.TimeoutExpired: it is still running after `timeout_s`.
+        """
+        if self._process is None:
+            raise RuntimeError("the bot is not running")
+        return self._process.wait(timeout=timeout_s)
 
     def healthz(self) -> int | None:
         """The status of `GET /healthz`, or None if nothing answers."""
@@ -206,7 +236,7 @@ class LocalStack:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
-                self._process.wait(timeout=20)
+                self._process.wait(timeout=35)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait(timeout=5)

@@ -7,7 +7,6 @@ import asyncio
 import csv
 import io
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,21 +21,6 @@ from devkit.expect import modal, posted, terminate_via_modal, texts
 from devkit.stack import LocalStack, run_cli
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def pg_database() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database, dropped afterwards."""
-    name = f"vs_e2e_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with psycopg.connect(
-            "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
-        ) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def test_two_instances_on_one_postgresql_make_one_terminate_call_for_concurrent_clicks(
