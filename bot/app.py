@@ -25,7 +25,6 @@ import httpx
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.attempts import upkeep
@@ -38,7 +37,7 @@ from bot.errors import BotError, ConfigError
 from bot.metrics import Metrics
 from bot.policy_store import PolicyStore
 from bot.slack import register
-from bot.slack.delivery import CHANNEL_INTERVAL_S, Delivery
+from bot.slack.delivery import CHANNEL_INTERVAL_S, Delivery, retry_handlers
 from bot.slack.deps import Deps, Gate
 from bot.slack.directory import Directory
 from bot.slack.entry import GuardedSocketModeHandler
@@ -242,7 +241,7 @@ async def open_runtime(
             base_url=settings.slack_api_url,
             session=session,
             timeout=SLACK_TIMEOUT_S,
-            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+            retry_handlers=retry_handlers(),
         )
         http = httpx.AsyncClient(
             transport=_CountedTransport(VectorShiftTransport(), metrics),

@@ -155,6 +155,15 @@ def error_text(correlation_id: str) -> str:
     )
 
 
+def after_result_error_text(outcome: str, correlation_id: str) -> str:
+    """Something failed after the action was over: its outcome stands, only telling it failed."""
+    return (
+        f":warning: The action is over (outcome: *{escape(outcome)}*; the audit trail has it), "
+        "but the bot could not tell everyone about it. "
+        f"Tell an admin the reference `{correlation_id}`."
+    )
+
+
 def audit_failed_text(correlation_id: str) -> str:
     """The audit trail could not be written, so the bot did nothing (fail closed)."""
     return (

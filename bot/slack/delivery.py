@@ -22,21 +22,31 @@ from typing import Any, Protocol
 import aiohttp
 from cachetools import LRUCache, TTLCache
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.attempts.execute import Execution
 from bot.attempts.lifecycle import Attempt, Outcome, Source
 from bot.domain import Alert
+from bot.errors import BotError
 from bot.metrics import Metrics
 from bot.slack import blocks
 
 logger = logging.getLogger(__name__)
 
-FALLBACK_ERRORS = frozenset(
-    {"channel_not_found", "not_in_channel", "is_archived", "restricted_action", "access_denied"}
+SLACK_OUTAGE_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
-"""`chat.postMessage` errors after which another route may still reach the people involved."""
+"""Slack's own words for "try again later"; retried with backoff like an HTTP 5xx (SPEC §7)."""
+RETRIES = 2
 CHANNEL_INTERVAL_S = 1.0
 DENIAL_MIRROR_INTERVAL_S = 300.0
 """At most one audit-channel line per user per this many seconds for repeated denials."""
@@ -46,6 +56,45 @@ so about a hundred of the largest, thousands of ordinary ones."""
 KEYS_KEPT = 10_000
 """Channels (pacing) and users (denial thinning) remembered; both forget within minutes."""
 _ENTRY_OVERHEAD = 256
+
+
+class SlackOutageRetryHandler(AsyncRetryHandler):
+    """Retries Slack server trouble: HTTP 5xx, or `ok: false` with an outage error code.
+
+    slack_sdk's `AsyncServerErrorRetryHandler` only looks at 500 and 503; Slack also answers
+    `internal_error` or `fatal_error` with HTTP 200, and gateways answer 502 and 504.
+    """
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,  # noqa: ARG002 - the interface's signature
+        request: HttpRequest,  # noqa: ARG002
+        response: HttpResponse | None = None,
+        error: Exception | None = None,  # noqa: ARG002
+    ) -> bool:
+        if response is None:
+            return False
+        if response.status_code >= 500:
+            return True
+        body = response.body if isinstance(response.body, dict) else {}
+        return body.get("ok") is False and body.get("error") in SLACK_OUTAGE_ERRORS
+
+
+def retry_handlers() -> list[AsyncRetryHandler]:
+    """What every Web API and response_url call retries: rate limits, outages, lost connections.
+
+    A rate limit waits for `Retry-After`; outages and dropped connections back off (0.5 s, then
+    1 s). After that the caller falls back along SPEC §4.3's chain.
+    """
+    return [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=RETRIES),
+        SlackOutageRetryHandler(max_retry_count=RETRIES),
+        AsyncConnectionErrorRetryHandler(
+            max_retry_count=RETRIES,
+            error_types=[aiohttp.ClientConnectionError, asyncio.TimeoutError],
+        ),
+    ]
 
 
 class AlertsPort(Protocol):
@@ -149,7 +198,9 @@ class Delivery:
 
     async def respond(self, response_url: str, payload: dict[str, Any]) -> bool:
         """Post to an interaction's `response_url`; True if Slack took it."""
-        webhook = AsyncWebhookClient(response_url, session=self._session, timeout=10)
+        webhook = AsyncWebhookClient(
+            response_url, session=self._session, timeout=10, retry_handlers=retry_handlers()
+        )
         try:
             response = await webhook.send_dict(payload)
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -171,6 +222,9 @@ class Delivery:
         except SlackApiError as exc:
             self._count("chat.postMessage", exc)
             logger.warning("could not DM %s: %s", user_id, exc.response.get("error"))
+            return False
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            logger.warning("could not reach Slack to DM %s: %r", user_id, exc)
             return False
         return True
 
@@ -215,8 +269,12 @@ class Delivery:
             message_blocks=message_blocks,
             execution=execution,
         )
-        await self._update_source(attempt)
-        await self.mirror(attempt, posted)
+        # The result is out; what follows only tidies up, and must not turn it into an error.
+        try:
+            await self._update_source(attempt)
+            await self.mirror(attempt, posted)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError, BotError) as exc:
+            logger.warning("after posting attempt %s: %r", attempt.id, exc)
         return posted
 
     async def _deliver(
@@ -230,15 +288,17 @@ class Delivery:
         execution: Execution,
     ) -> Posted:
         if channel and not attempt.channel_is_dm:
+            # Whatever stops the post (a private channel, an outage that outlasted the retries,
+            # a lost connection), the result must still reach the people involved.
             try:
                 ts = await self.post(channel, text, message_blocks, thread_ts=thread_ts)
                 return Posted("channel", channel, ts)
             except SlackApiError as exc:
-                if exc.response.get("error") not in FALLBACK_ERRORS:
-                    raise
                 logger.info(
                     "cannot post in %s (%s); falling back", channel, exc.response.get("error")
                 )
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                logger.warning("cannot reach Slack to post in %s (%r); falling back", channel, exc)
         if attempt.response_url:
             for response_type in ("in_channel", "ephemeral"):
                 payload = {

@@ -44,6 +44,15 @@ async def report(
     if not isinstance(about, Interaction):
         return  # periodic work: the log is where it is seen
     correlation_id = _correlation_id()
+    if about.settled is not None:
+        # The action happened and the modal shows its result: say only what went wrong after.
+        await delivery.tell(
+            user_id=about.actor.user_id or None,
+            response_url=about.response_url,
+            channel=about.where.channel_id or None,
+            text=blocks.after_result_error_text(about.settled, correlation_id),
+        )
+        return
     if isinstance(exc, AuditWriteError):
         text, view = (
             blocks.audit_failed_text(correlation_id),

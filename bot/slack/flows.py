@@ -167,9 +167,10 @@ async def _tell(deps: Deps, request: AttemptRequest, text: str) -> None:
 
 
 async def run_action(
-    deps: Deps, attempt_id: str, nonce: str, reason: str, view_id: str | None
+    deps: Deps, attempt_id: str, nonce: str, reason: str, interaction: Interaction
 ) -> None:
     """After a confirmed submission: act, verify, and tell everyone the result."""
+    view_id = interaction.view_id
 
     async def show(view: dict[str, Any]) -> None:
         if view_id is None:
@@ -188,6 +189,7 @@ async def run_action(
     )
     if execution is None:
         return
+    interaction.settled = execution.attempt.outcome.value
     deps.metrics.attempts_total.labels(outcome=execution.attempt.outcome.value).inc()
     await asyncio.gather(show(blocks.result_modal(execution)), deps.delivery.announce(execution))
 

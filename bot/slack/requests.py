@@ -97,7 +97,8 @@ class Interaction:
 
     Listeners receive it ready-made; flows carry it, and the task supervisor hands it to the
     error reporter when a flow fails, so the user is told where they asked. `view_id` is set
-    once a modal for the request is open, so a later failure shows up in that modal too.
+    once a modal for the request is open, so a later failure shows up in that modal too;
+    `settled` once the action is over.
     """
 
     actor: Actor
@@ -110,6 +111,9 @@ class Interaction:
     message_ts: str | None = None
     thread_ts: str | None = None
     view_id: str | None = None
+    settled: str | None = None
+    """The attempt's final outcome once its action is over: a later failure must not be told
+    as "nothing happened"."""
 
 
 def read_interaction(body: dict[str, Any], request_id: str) -> Interaction:

@@ -51,7 +51,7 @@ async def handle_confirm_submission(
     interaction.where = Where(check.attempt.channel_id or "", is_dm=check.attempt.channel_is_dm)
     flows.start(
         deps,
-        flows.run_action(deps, attempt_id, nonce, reason, interaction.view_id),
+        flows.run_action(deps, attempt_id, nonce, reason, interaction),
         name="run_action",
         interaction=interaction,
     )
