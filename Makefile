@@ -41,5 +41,8 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python bench/run.py
 
+fuzz: $(STAMP)
+	PYTHONPATH=. $(BIN)/python bench/fuzz.py
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final
 
-from devkit.fakes import FakeSlack, SlackCall, SlackClient
+from devkit.fakes import FakeSlack, SlackCall
+from devkit.payloads import SlackClient
 
 
 def view_of(call: SlackCall) -> dict[str, Any]:
@@ -96,3 +97,38 @@ async def terminate_via_modal(
     await modal(slack, "vs_terminate_confirm", count=count)
     await client.submit(user=user, reason=reason)
     return await posted(slack, channel, count=count)
+
+
+def mrkdwn_strings(payload: object) -> list[str]:
+    """Every string Slack would render as mrkdwn in a message, reply or view.
+
+    That is the text of every `mrkdwn` text object and a message's top-level `text` (its
+    fallback, shown in notifications and where blocks cannot be). `plain_text` objects and
+    `rich_text` text elements are shown verbatim, so they are left out.
+    """
+    found: list[str] = []
+
+    def walk(node: object, top: bool) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
+                found.append(node["text"])
+            if top and isinstance(node.get("text"), str) and "type" not in node:
+                found.append(node["text"])
+            for key, item in node.items():
+                if key != "text" or not isinstance(item, str):
+                    walk(item, top=False)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, top=False)
+
+    walk(payload, top=True)
+    return found
+
+
+HOSTILE: Final = ("*bold*", "_it_", "~gone~", "`code`", "<!channel>", "<https://evil.example|x>")
+"""What typed or external text must never become in mrkdwn: formatting, mentions, links."""
+
+
+def live_markup(payload: object) -> list[str]:
+    """The `HOSTILE` strings that appear as live mrkdwn anywhere in `payload`."""
+    return [h for text in mrkdwn_strings(payload) for h in HOSTILE if h in text]

@@ -194,8 +194,13 @@ def _text_object(obj: object, audience: Audience) -> str | None:
     if not isinstance(obj, Mapping) or not isinstance(obj.get("text"), str):
         return None
     text = str(obj["text"])
-    # plain_text is shown verbatim by Slack: no mentions, no entities, no markers.
-    return flatten(text, audience) if obj.get("type") == "mrkdwn" else text
+    if obj.get("type") == "mrkdwn":
+        return flatten(text, audience)
+    # plain_text is shown verbatim by Slack: no mentions, no entities, no markers; only its
+    # emoji codes are drawn when it asks for them.
+    if obj.get("emoji"):
+        return _EMOJI.sub(lambda m: EMOJI.get(m[1], m[0]), text)
+    return text
 
 
 def _lines(text: str) -> list[str]:
@@ -266,6 +271,8 @@ def block_lines(blocks: object, audience: Audience) -> list[str]:
         elif kind == "context":
             parts = [_text_object(element, audience) for element in block.get("elements") or []]
             lines.append("· " + " · ".join(p for p in parts if p))
+        elif kind == "rich_text":
+            lines.extend(_lines(_rich_text(block, audience)))
         elif kind == "input":
             lines.append(_input_line(block, audience))
         elif kind == "actions":
@@ -274,6 +281,42 @@ def block_lines(blocks: object, audience: Audience) -> list[str]:
         elif kind == "divider":
             lines.append("─" * 20)
     return lines
+
+
+def _rich_text(block: Mapping[str, Any], audience: Audience) -> str:
+    """A `rich_text` block as a reader sees it: text verbatim, mentions named, lists bulleted."""
+
+    def element(item: object) -> str:
+        if not isinstance(item, Mapping):
+            return ""
+        kind = item.get("type")
+        if kind == "text":
+            return str(item.get("text", ""))
+        if kind == "user":
+            return audience.user(str(item.get("user_id", "")))
+        if kind == "channel":
+            return audience.channel(str(item.get("channel_id", "")))
+        if kind == "usergroup":
+            return audience.group(str(item.get("usergroup_id", "")))
+        if kind == "emoji":
+            name = str(item.get("name", ""))
+            return EMOJI.get(name, f":{name}:")
+        if kind == "link":
+            url = str(item.get("url", ""))
+            return f"{item['text']} ({url})" if item.get("text") else url
+        return ""
+
+    def section(node: object, bullet: str = "") -> str:
+        items = node.get("elements") if isinstance(node, Mapping) else None
+        return bullet + "".join(element(i) for i in items or [])
+
+    parts: list[str] = []
+    for node in block.get("elements") or []:
+        if isinstance(node, Mapping) and node.get("type") == "rich_text_list":
+            parts.extend(section(item, "• ") for item in node.get("elements") or [])
+        else:
+            parts.append(section(node))
+    return "\n".join(parts)
 
 
 def _input_line(block: Mapping[str, Any], audience: Audience) -> str:

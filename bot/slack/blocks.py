@@ -1,8 +1,17 @@
-"""Pure Block Kit builders: every word and view a Slack user sees (SPEC §4.1–4.4).
+"""Pure Block Kit builders: every word and view a Slack user sees (SPEC §4.1–4.4, §7).
 
-Nothing here does I/O. Text that came from a user or an alerting tool (reasons, pipeline
-names, alert text) is only ever placed in `plain_text` objects or escaped, so it cannot
-mention `<!channel>` or inject links. Direct-message variants carry no buttons.
+Nothing here does I/O, and every payload the bot sends is built here, so Slack's limits are
+kept in one place: text objects 3,000 characters, section fields 2,000 (at most 10), header
+150, button text 75 and value 2,000, `private_metadata` 3,000, 50 blocks per message and 100
+per modal. Longer text is cut visibly with "…"; the audit keeps it whole.
+
+Text that came from a user, an alerting tool or VectorShift (pipeline names, reasons, alert
+text, run statuses, error messages) never renders as live mrkdwn: it goes into `plain_text`
+objects, and where a mrkdwn string cannot be avoided (a message's `text` fallback) it is
+`neutral`-ised, so it can neither mention `<!channel>`, link, nor format (`*bold*`, `_italic_`,
+`~strike~`, `` `code` ``). `mrkdwn` objects carry only what the app wrote: its own words,
+mentions of Slack ids, ids validated by the grammar, and policy text an admin wrote. Direct
+messages carry no buttons.
 """
 
 from __future__ import annotations
@@ -10,17 +19,33 @@ from __future__ import annotations
 import functools
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from bot.attempts.confirm import Blocker, Preparation, describe_status
 from bot.attempts.execute import Execution, FailureReason
 from bot.attempts.lifecycle import Attempt, Outcome
-from bot.domain import Pipeline, RunState, RunStatus
+from bot.domain import Action, Pipeline, RunState, RunStatus
 from bot.policy import Decision, explain
 from bot.slack import ids
 
 Block = dict[str, Any]
 View = dict[str, Any]
+Reply = dict[str, Any]
+
+# -- Slack's limits (SPEC §7), enforced by the helpers below -------------------------------------
+
+TEXT_MAX: Final = 3000
+FIELD_MAX: Final = 2000
+FIELDS_MAX: Final = 10
+HEADER_MAX: Final = 150
+BUTTON_TEXT_MAX: Final = 75
+BUTTON_VALUE_MAX: Final = 2000
+METADATA_MAX: Final = 3000
+MESSAGE_BLOCKS_MAX: Final = 50
+MODAL_BLOCKS_MAX: Final = 100
+CONTEXT_ELEMENTS_MAX: Final = 10
+TITLE_MAX: Final = 24
+ELLIPSIS: Final = "…"
 
 TITLE = "Terminate run"
 USAGE = (
@@ -38,36 +63,124 @@ USAGE = (
 )
 
 
+def cut(text: str, limit: int) -> str:
+    """`text`, or its first `limit - 1` characters and "…" when it is longer."""
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
 def escape(text: str) -> str:
     """Escape text for a mrkdwn field or a message's `text` fallback (Slack's three entities)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def plain(text: str, *, emoji: bool = False) -> dict[str, Any]:
-    """A `plain_text` object (length capped at Slack's 3,000)."""
-    return {"type": "plain_text", "text": text[:3000] or " ", "emoji": emoji}
+_MARKERS: Final = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
+"""Slack's formatting markers and look-alikes that format nothing."""
+
+
+def neutral(text: str) -> str:
+    """User or external text made inert inside mrkdwn: no mentions, links or formatting."""
+    return escape(text).translate(_MARKERS)
+
+
+def plain(text: str, *, emoji: bool = False, limit: int = TEXT_MAX) -> dict[str, Any]:
+    """A `plain_text` object, cut visibly at `limit`."""
+    return {"type": "plain_text", "text": cut(text, limit) or " ", "emoji": emoji}
 
 
 def mrkdwn(text: str) -> dict[str, Any]:
-    """A `mrkdwn` object for text the app wrote itself."""
-    return {"type": "mrkdwn", "text": text[:3000]}
+    """A `mrkdwn` object for text the app wrote itself, cut visibly at Slack's limit."""
+    return {"type": "mrkdwn", "text": cut(text, TEXT_MAX) or " "}
+
+
+def field(text: str) -> dict[str, Any]:
+    """A section field: plain text, cut at the field limit (2,000, not 3,000)."""
+    return plain(text, limit=FIELD_MAX)
 
 
 def _section(text: str) -> Block:
     return {"type": "section", "text": mrkdwn(text)}
 
 
-def _plain_section(text: str) -> Block:
-    return {"type": "section", "text": plain(text)}
+def _plain_section(text: str, *, emoji: bool = False) -> Block:
+    return {"type": "section", "text": plain(text, emoji=emoji)}
 
 
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [plain(text)]}
+def _fields(*texts: str) -> Block:
+    return {"type": "section", "fields": [field(t) for t in texts[:FIELDS_MAX]]}
 
 
-def _app_context(text: str) -> Block:
-    """A context line the app wrote itself, with mentions (mrkdwn)."""
-    return {"type": "context", "elements": [mrkdwn(text)]}
+def _context(*elements: dict[str, Any]) -> Block:
+    return {"type": "context", "elements": list(elements[:CONTEXT_ELEMENTS_MAX])}
+
+
+def _plain_context(text: str) -> Block:
+    return _context(plain(text))
+
+
+def _button(label: str, action_id: str, value: str, *, style: str | None = None) -> Block:
+    if len(value) > BUTTON_VALUE_MAX:
+        # Values are ids and the command grammar, both bounded far below this.
+        raise ValueError(f"button value longer than {BUTTON_VALUE_MAX} characters")
+    button: Block = {
+        "type": "button",
+        "action_id": action_id,
+        "text": plain(label, limit=BUTTON_TEXT_MAX),
+        "value": value,
+    }
+    if style is not None:
+        button["style"] = style
+    return button
+
+
+RICH_TEXT_MAX: Final = 2000
+"""What one quoted value may take of a `rich_text` line (its text elements are shown verbatim)."""
+
+
+def _rich(*lines: list[dict[str, Any]], bullets: bool = False) -> Block:
+    """A `rich_text` block: its text elements are literal, so quoted values sit next to mentions.
+
+    Args:
+        lines: each line's elements (from `_t`, `_user`, `_channel`, `_emoji`, `_link`).
+        bullets: show the lines as a bulleted list.
+    """
+    sections = [{"type": "rich_text_section", "elements": line} for line in lines]
+    if bullets:
+        return {
+            "type": "rich_text",
+            "elements": [{"type": "rich_text_list", "style": "bullet", "elements": sections}],
+        }
+    return {"type": "rich_text", "elements": sections}
+
+
+def _t(text: str, *, bold: bool = False, code: bool = False) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "text", "text": cut(text, RICH_TEXT_MAX) or " "}
+    style = {k: True for k, on in (("bold", bold), ("code", code)) if on}
+    if style:
+        element["style"] = style
+    return element
+
+
+def _user(user_id: str) -> dict[str, Any]:
+    return {"type": "user", "user_id": user_id}
+
+
+def _channel(channel_id: str) -> dict[str, Any]:
+    return {"type": "channel", "channel_id": channel_id}
+
+
+def _emoji(shortcode: str) -> dict[str, Any]:
+    return {"type": "emoji", "name": shortcode.strip(":")}
+
+
+def _link(url: str, text: str) -> dict[str, Any]:
+    return {"type": "link", "url": url, "text": text}
+
+
+def _message(text: str, body: list[Block]) -> tuple[str, list[Block]]:
+    """A message's text fallback and blocks within Slack's limits (the last block is kept)."""
+    if len(body) > MESSAGE_BLOCKS_MAX:
+        body = [*body[: MESSAGE_BLOCKS_MAX - 1], body[-1]]
+    return cut(text, TEXT_MAX), body
 
 
 def _when(moment: datetime | None) -> str:
@@ -83,8 +196,17 @@ def _pipeline_label(name: str | None, pipeline_id: str | None) -> str:
 
 
 def attempt_pipeline(attempt: Attempt) -> str:
-    """The pipeline of an attempt as people should read it: name and id."""
+    """The pipeline of an attempt as people should read it: name and id (raw: quote it)."""
     return _pipeline_label(attempt.pipeline_name, attempt.pipeline_id or attempt.pipeline_ref)
+
+
+VERB: Final = {Action.TERMINATE: "terminate", Action.PAUSE: "pause", Action.RESUME: "resume"}
+DONE: Final = {Action.TERMINATE: "Terminated", Action.PAUSE: "Paused", Action.RESUME: "Resumed"}
+DOING: Final = {
+    Action.TERMINATE: "terminated",
+    Action.PAUSE: "paused",
+    Action.RESUME: "resumed",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,24 +214,33 @@ def attempt_pipeline(attempt: Attempt) -> str:
 
 
 @functools.cache
-def help_reply() -> dict[str, Any]:
+def help_reply() -> Reply:
     """The `help` answer, as keyword arguments for `ack()` / `respond()` (built once; read-only)."""
     return {"response_type": "ephemeral", "text": USAGE, "blocks": [_section(USAGE)]}
 
 
-def usage_error_reply(problem: str) -> dict[str, Any]:
-    """A usage error: exactly what was wrong, then the usage."""
+def usage_error_reply(problem: str) -> Reply:
+    """A usage error: exactly what was wrong, then the usage.
+
+    The problem quotes typed text only inside a code span, with backticks taken out by the
+    parser, so it formats nothing.
+    """
     head = f":warning: {escape(problem)}."
     return {
         "response_type": "ephemeral",
-        "text": f"{head}\n{USAGE}",
+        "text": cut(f"{head}\n{USAGE}", TEXT_MAX),
         "blocks": [_section(head), _section(USAGE)],
     }
 
 
-def ephemeral(text: str) -> dict[str, Any]:
+def ephemeral(text: str) -> Reply:
     """A one-line ephemeral reply the app wrote (already safe mrkdwn)."""
-    return {"response_type": "ephemeral", "text": text}
+    return {"response_type": "ephemeral", "text": cut(text, TEXT_MAX)}
+
+
+def _ephemeral(text: str, body: list[Block]) -> Reply:
+    fallback, shown = _message(text, body)
+    return {"response_type": "ephemeral", "text": fallback, "blocks": shown}
 
 
 _SLACK_ID = re.compile(r"\b(?:[UW][A-Z0-9]{8,11}|S[A-Z0-9]{8,11}|C[A-Z0-9]{8,11})\b")
@@ -182,9 +313,9 @@ def broken_button_text(problem: str) -> str:
     return f":warning: This button is broken: {escape(problem)}."
 
 
-def reason_required_text(attempt: Attempt) -> str:  # noqa: ARG001 - worded per action later
+def reason_required_text(attempt: Attempt) -> str:
     """The reason block's error when the rule demands a reason and none was given."""
-    return "A reason is required to terminate this pipeline."
+    return f"A reason is required to {VERB[attempt.action]} this pipeline."
 
 
 def lookup_error_text(blocker: Blocker) -> str:
@@ -200,41 +331,78 @@ def trigger_expired_text() -> str:
     )
 
 
-def status_text(pipeline: Pipeline, run_id: str, status: RunStatus) -> str:
-    """The `status` answer."""
-    label = escape(_pipeline_label(pipeline.name, pipeline.id))
-    words = {
-        RunState.ACTIVE: "is running",
-        RunState.FINISHED: "has finished",
-        RunState.UNKNOWN: "is in a state the bot does not know",
-        RunState.NOT_FOUND: "was not found for this key",
-        RunState.UNAVAILABLE: "has no status available",
-    }[status.state]
-    detail = f" (`{escape(status.status)}`)" if status.status else ""
-    return f"Run `{escape(run_id)}` of {label} {words}{detail}."
+_STATE_WORDS: Final = {
+    RunState.ACTIVE: "is running",
+    RunState.FINISHED: "has finished",
+    RunState.UNKNOWN: "is in a state the bot does not know",
+    RunState.NOT_FOUND: "was not found for this key",
+    RunState.UNAVAILABLE: "has no status available",
+}
 
 
-def history_text(attempts: list[Attempt]) -> str:
-    """The `history` answer: newest first, outcome, who and when."""
+def status_reply(pipeline: Pipeline, run_id: str, status: RunStatus) -> Reply:
+    """The `status` answer: the pipeline's name and VectorShift's status as plain text."""
+    label = _pipeline_label(pipeline.name, pipeline.id)
+    words = _STATE_WORDS[status.state]
+    fallback_detail = f" (`{neutral(status.status)}`)" if status.status else ""
+    line = [_t("Run "), _t(run_id, code=True), _t(f" of {label} {words}")]
+    if status.status:
+        line += [_t(" ("), _t(status.status, code=True), _t(")")]
+    return _ephemeral(
+        f"Run `{run_id}` of {neutral(label)} {words}{fallback_detail}.", [_rich([*line, _t(".")])]
+    )
+
+
+def history_reply(attempts: list[Attempt]) -> Reply:
+    """The `history` answer: newest first; outcome, who and when, the pipeline as plain text."""
     if not attempts:
-        return "No termination attempts on pipelines you may terminate."
-    lines = ["*Last termination attempts*"]
-    for a in attempts:
-        lines.append(
-            f"• {_when(a.requested_at)} — <@{a.user_id}> — {escape(attempt_pipeline(a))} "
-            f"run `{escape(a.run_id or '?')}` — *{a.outcome.value}*"
+        return _ephemeral(
+            "No termination attempts on pipelines you may terminate.",
+            [_section("No termination attempts on pipelines you may terminate.")],
         )
-    return "\n".join(lines)
+    lines = ["*Last termination attempts*"]
+    rows = []
+    for a in attempts:
+        run = a.run_id or "?"
+        lines.append(
+            f"• {_when(a.requested_at)} — <@{a.user_id}> — {neutral(attempt_pipeline(a))} "
+            f"run `{run}` — *{a.outcome.value}*"
+        )
+        rows.append(
+            [
+                _t(f"{_when(a.requested_at)} — "),
+                _user(a.user_id),
+                _t(f" — {attempt_pipeline(a)} run "),
+                _t(run, code=True),
+                _t(" — "),
+                _t(a.outcome.value, bold=True),
+            ]
+        )
+    return _ephemeral(
+        "\n".join(lines), [_section("*Last termination attempts*"), _rich(*rows, bullets=True)]
+    )
 
 
-def can_i_text(decision: Decision, pipeline: Pipeline, channel_id: str) -> str:
+def can_i_reply(decision: Decision, pipeline: Pipeline, channel_id: str) -> Reply:
     """The `can-i` answer: allowed or not here, which rule decides, and who could instead."""
-    label = escape(_pipeline_label(pipeline.name, pipeline.id))
-    if decision.allowed:
-        head = f":white_check_mark: You may terminate runs of {label} in <#{channel_id}>."
-    else:
-        head = f":no_entry: You may not terminate runs of {label} in <#{channel_id}>."
-    return "\n".join([head, *(_linked(line) for line in explain(decision))])
+    label = _pipeline_label(pipeline.name, pipeline.id)
+    may = "may" if decision.allowed else "may not"
+    icon = ":white_check_mark:" if decision.allowed else ":no_entry:"
+    explained = "\n".join(_linked(line) for line in explain(decision))
+    return _ephemeral(
+        f"{icon} You {may} terminate runs of {neutral(label)} in <#{channel_id}>.\n{explained}",
+        [
+            _rich(
+                [
+                    _emoji(icon),
+                    _t(f" You {may} terminate runs of {label} in "),
+                    _channel(channel_id),
+                    _t("."),
+                ]
+            ),
+            _section(explained),
+        ],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,17 +417,19 @@ def _modal(
     metadata: str = "",
     close: str = "Close",
 ) -> View:
+    if len(metadata) > METADATA_MAX:
+        raise ValueError("private_metadata holds an attempt id and a nonce, nothing longer")
     view: View = {
         "type": "modal",
         "callback_id": callback_id,
-        "title": plain(TITLE),
-        "close": plain(close),
+        "title": plain(TITLE, limit=TITLE_MAX),
+        "close": plain(close, limit=TITLE_MAX),
         "notify_on_close": True,
         "private_metadata": metadata,
-        "blocks": body,
+        "blocks": body[:MODAL_BLOCKS_MAX],
     }
     if submit is not None:
-        view["submit"] = plain(submit)
+        view["submit"] = plain(submit, limit=TITLE_MAX)
     return view
 
 
@@ -270,15 +440,12 @@ def loading_modal() -> View:
 
 def _details(attempt: Attempt, status: RunStatus | None) -> Block:
     shown = attempt.verified_status if status is None and attempt.verified_status else None
-    return {
-        "type": "section",
-        "fields": [
-            plain(f"Pipeline: {attempt_pipeline(attempt)}"),
-            plain(f"Run: {attempt.run_id or '?'}"),
-            plain(f"Run status: {shown or describe_status(status)}"),
-            plain(f"Requested by: {attempt.user_name or attempt.user_id}"),
-        ],
-    }
+    return _fields(
+        f"Pipeline: {attempt_pipeline(attempt)}",
+        f"Run: {attempt.run_id or '?'}",
+        f"Run status: {shown or describe_status(status)}",
+        f"Requested by: {attempt.user_name or attempt.user_id}",
+    )
 
 
 def confirm_modal(prep: Preparation, metadata: str) -> View:
@@ -290,16 +457,18 @@ def confirm_modal(prep: Preparation, metadata: str) -> View:
         _details(attempt, prep.status),
     ]
     if unknown:
-        body.append(_context("VectorShift reports a status the bot does not know; shown verbatim."))
+        body.append(
+            _plain_context("VectorShift reports a status the bot does not know; shown verbatim.")
+        )
     element: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": ids.REASON_ACTION,
         "multiline": True,
         "max_length": 1000,
-        "placeholder": plain("Why are you stopping it?"),
+        "placeholder": plain("Why are you stopping it?", limit=150),
     }
     if attempt.reason:
-        element["initial_value"] = attempt.reason
+        element["initial_value"] = cut(attempt.reason, 1000)
     body.append(
         {
             "type": "input",
@@ -309,7 +478,7 @@ def confirm_modal(prep: Preparation, metadata: str) -> View:
             "element": element,
         }
     )
-    body.append(_context(f"Attempt {attempt.id}"))
+    body.append(_plain_context(f"Attempt {attempt.id}"))
     return _modal(
         body,
         submit="Terminate",
@@ -330,17 +499,20 @@ BLOCKER_WORDS = {
 }
 
 
-def blocked_text(prep: Preparation) -> str:
-    """Why the confirmation cannot go ahead, as plain words (app-written mrkdwn)."""
+def _blocked_block(prep: Preparation) -> Block:
+    """Why the confirmation cannot go ahead (mrkdwn only where the words are the app's)."""
     if prep.blocker is Blocker.DENIED and prep.decision is not None:
-        return denial_text(prep.decision)
+        return _section(denial_text(prep.decision))
     if prep.blocker is Blocker.DUPLICATE and prep.holder is not None:
-        return duplicate_text(prep.holder)
-    words = BLOCKER_WORDS.get(prep.blocker or Blocker.LOOKUP_FAILED, "")
+        return _section(duplicate_text(prep.holder))
     if prep.blocker is Blocker.ALREADY_FINISHED and prep.status is not None:
-        words = f"The run has already finished (`{escape(describe_status(prep.status))}`); "
-        words += "there is nothing to terminate."
-    return f":information_source: {words}"
+        return _plain_section(
+            f":information_source: The run has already finished "
+            f"({describe_status(prep.status)}); there is nothing to terminate.",
+            emoji=True,
+        )
+    words = BLOCKER_WORDS.get(prep.blocker or Blocker.LOOKUP_FAILED, "")
+    return _section(f":information_source: {words}")
 
 
 def duplicate_text(holder: Attempt) -> str:
@@ -356,9 +528,9 @@ def blocked_modal(prep: Preparation) -> View:
     """The reason a confirmation cannot go ahead; no Terminate button."""
     return _modal(
         [
-            _section(blocked_text(prep)),
+            _blocked_block(prep),
             _details(prep.attempt, prep.status),
-            _context(f"Attempt {prep.attempt.id}"),
+            _plain_context(f"Attempt {prep.attempt.id}"),
         ]
     )
 
@@ -367,7 +539,7 @@ def working_modal(attempt: Attempt | None = None) -> View:
     """Shown from the submission's ack until the result is known."""
     body = [_section(":hourglass_flowing_sand: Terminating…")]
     if attempt is not None:
-        body.append(_context(f"Attempt {attempt.id}"))
+        body.append(_plain_context(f"Attempt {attempt.id}"))
     return _modal(body)
 
 
@@ -379,8 +551,8 @@ def verifying_modal(attempt: Attempt) -> View:
                 ":hourglass_flowing_sand: VectorShift accepted the request. Verifying that "
                 "the run stopped…"
             ),
-            _context(f"Pipeline: {attempt_pipeline(attempt)} · Run: {attempt.run_id or '?'}"),
-            _context(f"Attempt {attempt.id}"),
+            _plain_context(f"Pipeline: {attempt_pipeline(attempt)} · Run: {attempt.run_id or '?'}"),
+            _plain_context(f"Attempt {attempt.id}"),
         ]
     )
 
@@ -412,9 +584,9 @@ def result_modal(execution: Execution) -> View:
     attempt = execution.attempt
     return _modal(
         [
-            _section(f"{_icon(attempt.outcome)} {outcome_words(execution)}"),
+            _outcome_block(execution),
             _details(attempt, None),
-            _context(f"Attempt {attempt.id}"),
+            _plain_context(f"Attempt {attempt.id}"),
         ]
     )
 
@@ -445,22 +617,31 @@ def _icon(outcome: Outcome) -> str:
     }.get(outcome, ":hourglass_flowing_sand:")
 
 
+def _app_words(execution: Execution) -> str | None:
+    """The outcome in words when they are the app's own (mrkdwn with mentions), else None."""
+    attempt = execution.attempt
+    if attempt.outcome is Outcome.DUPLICATE and execution.holder is not None:
+        return duplicate_text(execution.holder).removeprefix(":information_source: ")
+    if attempt.outcome is Outcome.DENIED and execution.decision is not None:
+        return denial_text(execution.decision).removeprefix(":no_entry: ")
+    return None
+
+
 def outcome_words(execution: Execution) -> str:
-    """The outcome of an attempt in plain words (§4.3)."""
+    """The outcome of an attempt in plain words (§4.3); external values are quoted raw."""
     attempt, failure = execution.attempt, execution.failure
     verified = attempt.verified_status or "unknown"
+    app_words = _app_words(execution)
+    if app_words is not None:
+        return app_words
     if attempt.outcome is Outcome.SUCCEEDED:
         return f"Terminated — verified {verified}."
     if attempt.outcome is Outcome.ALREADY_FINISHED:
         return f"The run had already finished ({verified}); nothing was terminated."
     if attempt.outcome is Outcome.DUPLICATE:
-        if execution.holder is not None:
-            return duplicate_text(execution.holder).removeprefix(":information_source: ")
         return f"Not sent: {attempt.error or 'another attempt is in flight'}."
     if attempt.outcome is Outcome.DENIED:
-        if execution.decision is not None:
-            return denial_text(execution.decision).removeprefix(":no_entry: ")
-        return f"Denied: {escape(attempt.error or 'not allowed')}."
+        return f"Denied: {attempt.error or 'not allowed'}."
     if failure is FailureReason.TIMEOUT:
         return (
             f"VectorShift did not answer within {round(execution.waited_s, 1):g} s; the run may "
@@ -475,22 +656,18 @@ def outcome_words(execution: Execution) -> str:
         return f"The bot restarted during this termination; the run is {verified}; check status."
     words = FAILURE_WORDS.get(failure or FailureReason.SERVER_ERROR, "the termination failed")
     if failure is FailureReason.REJECTED and attempt.error:
-        words += f": {escape(attempt.error.partition(': ')[2] or attempt.error)}"
+        words += f": {attempt.error.partition(': ')[2] or attempt.error}"
     if attempt.http_status:
         words += f" (HTTP {attempt.http_status})"
     return f"Failed: {words}."
 
 
-def _result_fields(attempt: Attempt) -> Block:
-    return {
-        "type": "section",
-        "fields": [
-            plain(f"Pipeline: {attempt_pipeline(attempt)}"),
-            plain(f"Run: {attempt.run_id or '?'}"),
-            plain(f"Reason: {attempt.reason or '(none given)'}"),
-            plain(f"Outcome: {attempt.outcome.value}"),
-        ],
-    }
+def _outcome_block(execution: Execution) -> Block:
+    """The outcome: mrkdwn when the words are the app's, else plain text (VectorShift's words)."""
+    icon = _icon(execution.attempt.outcome)
+    if _app_words(execution) is not None:
+        return _section(f"{icon} {outcome_words(execution)}")
+    return _plain_section(f"{icon} {outcome_words(execution)}", emoji=True)
 
 
 def result_message(execution: Execution, *, buttons: bool = True) -> tuple[str, list[Block]]:
@@ -501,55 +678,70 @@ def result_message(execution: Execution, *, buttons: bool = True) -> tuple[str, 
         buttons: False for DM fallbacks, which carry no action buttons.
     """
     attempt = execution.attempt
-    who = f"<@{attempt.user_id}>"
-    headline = (
-        f"{_icon(attempt.outcome)} {who} asked to terminate run `{escape(attempt.run_id or '?')}`"
-    )
-    headline += f" of {escape(attempt_pipeline(attempt))}"
+    run = attempt.run_id or "?"
+    headline = f"{_icon(attempt.outcome)} <@{attempt.user_id}> asked to terminate run `{run}`"
     words = outcome_words(execution)
+    shown_words = words if _app_words(execution) is not None else neutral(words)
     text = (
-        f"{headline}. {words} Reason: {escape(attempt.reason or '(none given)')}. "
-        f"Attempt {attempt.id}."
+        f"{headline} of {neutral(attempt_pipeline(attempt))}. {shown_words} "
+        f"Reason: {neutral(attempt.reason or '(none given)')}. Attempt {attempt.id}."
     )
-    blocks: list[Block] = [
-        _section(f"{headline}.\n{words}"),
-        _result_fields(attempt),
-        _context(f"Attempt {attempt.id}"),
+    body: list[Block] = [
+        _rich(
+            [
+                _emoji(_icon(attempt.outcome)),
+                _t(" "),
+                _user(attempt.user_id),
+                _t(" asked to terminate run "),
+                _t(run, code=True),
+                _t(f" of {attempt_pipeline(attempt)}."),
+            ]
+        ),
+        _outcome_block(execution),
+        _fields(
+            f"Pipeline: {attempt_pipeline(attempt)}",
+            f"Run: {run}",
+            f"Reason: {attempt.reason or '(none given)'}",
+            f"Outcome: {attempt.outcome.value}",
+        ),
+        _plain_context(f"Attempt {attempt.id}"),
     ]
     if buttons and attempt.outcome in {Outcome.FAILED, Outcome.UNCONFIRMED}:
-        blocks.append(
+        body.append(
             {
                 "type": "actions",
                 "block_id": "vs_terminate_retry_actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": ids.RETRY_ACTION,
-                        "text": plain("Retry"),
-                        "value": attempt.id,
-                    }
-                ],
+                "elements": [_button("Retry", ids.RETRY_ACTION, attempt.id)],
             }
         )
-    return text, blocks
+    return _message(text, body)
 
 
-def audit_line(attempt: Attempt, permalink: str | None) -> str:
-    """One compact line for the audit channel mirror."""
-    parts = [
-        f"{_icon(attempt.outcome)} *{attempt.outcome.value}*",
-        f"<@{attempt.user_id}>",
-        f"{escape(attempt_pipeline(attempt))} run `{escape(attempt.run_id or '?')}`",
+def audit_message(attempt: Attempt, permalink: str | None) -> tuple[str, list[Block]]:
+    """The audit channel's compact record of one outcome or denial."""
+    app = f"{_icon(attempt.outcome)} *{attempt.outcome.value}* · <@{attempt.user_id}>"
+    where = f" · in <#{attempt.channel_id}>" if attempt.channel_id else ""
+    link = f" · <{permalink}|message>" if permalink else ""
+    facts = [f"{attempt_pipeline(attempt)} run {attempt.run_id or '?'}"]
+    if attempt.rule:
+        facts.append(f"rule {attempt.rule}")
+    if attempt.error and attempt.outcome is not Outcome.SUCCEEDED:
+        facts.append(cut(attempt.error, 150))
+    facts.append(f"attempt {attempt.id}")
+    text = " · ".join([app, *(neutral(f) for f in facts)]) + where + link
+    line = [
+        _emoji(_icon(attempt.outcome)),
+        _t(" "),
+        _t(attempt.outcome.value, bold=True),
+        _t(" · "),
+        _user(attempt.user_id),
+        _t(" · " + " · ".join(facts)),
     ]
     if attempt.channel_id:
-        parts.append(f"in <#{attempt.channel_id}>")
-    if attempt.rule:
-        parts.append(f"rule {escape(attempt.rule)}")
-    if attempt.error and attempt.outcome is not Outcome.SUCCEEDED:
-        parts.append(escape(attempt.error[:150]))
-    parts.append(f"attempt {attempt.id}")
-    line = " · ".join(parts)
-    return f"{line} · <{permalink}|message>" if permalink else line
+        line += [_t(" · in "), _channel(attempt.channel_id)]
+    if permalink:
+        line += [_t(" · "), _link(permalink, "message")]
+    return _message(text, [_rich(line)])
 
 
 def chain_head_line(count: int, head: str | None) -> str:
@@ -565,24 +757,21 @@ def alert_message(
     *, text: str, pipeline: str, run_id: str, button_value: str
 ) -> tuple[str, list[Block]]:
     """An alert with a Terminate button; `text` is rendered as plain text."""
-    fallback = f"Alert: {escape(text)} (pipeline {escape(pipeline)}, run {escape(run_id)})"
-    return fallback, [
-        _plain_section(text),
-        _context(f"Pipeline: {pipeline} · Run: {run_id}"),
-        {
-            "type": "actions",
-            "block_id": "vs_terminate_actions",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": ids.TERMINATE_ACTION,
-                    "style": "danger",
-                    "text": plain("Terminate"),
-                    "value": button_value,
-                }
-            ],
-        },
-    ]
+    fallback = f"Alert: {neutral(text)} (pipeline {neutral(pipeline)}, run {run_id})"
+    return _message(
+        fallback,
+        [
+            _plain_section(text),
+            _plain_context(f"Pipeline: {pipeline} · Run: {run_id}"),
+            {
+                "type": "actions",
+                "block_id": "vs_terminate_actions",
+                "elements": [
+                    _button("Terminate", ids.TERMINATE_ACTION, button_value, style="danger")
+                ],
+            },
+        ],
+    )
 
 
 def finished_alert(
@@ -594,7 +783,12 @@ def finished_alert(
         f"{_icon(attempt.outcome)} *{attempt.outcome.value}* — <@{attempt.user_id}> at "
         f"{_when(attempt.completed_at or attempt.requested_at)} (attempt {attempt.id})"
     )
-    return f"{fallback} — {attempt.outcome.value}", [*kept, _section(note)]
+    return _message(f"{fallback} — {attempt.outcome.value}", [*kept, _section(note)])
+
+
+def stand_in_text(attempt: Attempt) -> str:
+    """The text of a clicked message the bot no longer remembers, to show the outcome on."""
+    return f"Run {attempt.run_id or '?'} of {neutral(attempt_pipeline(attempt))}"
 
 
 def retried_message(
@@ -603,4 +797,4 @@ def retried_message(
     """A failure message whose Retry was taken: the button goes, the new attempt is named."""
     kept = [b for b in original_blocks if b.get("type") != "actions"]
     note = f"Retried by <@{attempt.user_id}> (attempt {attempt.id})."
-    return fallback, [*kept, _app_context(note)]
+    return _message(fallback, [*kept, _context(mrkdwn(note))])

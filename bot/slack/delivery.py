@@ -324,7 +324,7 @@ class Delivery:
             return
         text, original = self._messages.get(
             attempt.message_ts,
-            (f"Run {attempt.run_id} of {blocks.attempt_pipeline(attempt)}", []),
+            (blocks.stand_in_text(attempt), []),
         )
         build = blocks.retried_message if attempt.source is Source.RETRY else blocks.finished_alert
         if (
@@ -361,9 +361,7 @@ class Delivery:
         )
         if ts is None:
             return
-        text, original = self._messages.get(
-            ts, (f"Run {attempt.run_id} of {blocks.attempt_pipeline(attempt)}", [])
-        )
+        text, original = self._messages.get(ts, (blocks.stand_in_text(attempt), []))
         new_text, new_blocks = blocks.finished_alert(original, text, attempt)
         try:
             await self._client.chat_update(
@@ -390,7 +388,8 @@ class Delivery:
             except SlackApiError as exc:
                 self._count("chat.getPermalink", exc)
         try:
-            await self.post(self._audit_channel, blocks.audit_line(attempt, permalink))
+            text, message_blocks = blocks.audit_message(attempt, permalink)
+            await self.post(self._audit_channel, text, message_blocks)
         except SlackApiError as exc:
             logger.warning("audit channel mirror failed: %s", exc.response.get("error"))
 

@@ -268,13 +268,13 @@ async def answer_status(deps: Deps, interaction: Interaction, command: StatusCom
             deps.attempts, interaction.actor, interaction.where, command.pipeline
         )
         if not decision.allowed:
-            text = blocks.denial_text(decision)
+            reply = blocks.ephemeral(blocks.denial_text(decision))
         else:
             status = await queries.run_status(deps.attempts, pipeline, command.run_id)
-            text = blocks.status_text(pipeline, command.run_id, status)
+            reply = blocks.status_reply(pipeline, command.run_id, status)
     except LookupFailedError as exc:
-        text = blocks.lookup_error_text(exc.blocker)
-    await _respond(deps, interaction, text)
+        reply = blocks.ephemeral(blocks.lookup_error_text(exc.blocker))
+    await _respond(deps, interaction, reply)
 
 
 async def answer_history(deps: Deps, interaction: Interaction, command: HistoryCommand) -> None:
@@ -283,10 +283,10 @@ async def answer_history(deps: Deps, interaction: Interaction, command: HistoryC
         attempts = await queries.history(
             deps.attempts, interaction.actor, interaction.where, command.pipeline, command.run_id
         )
-        text = blocks.history_text(attempts)
+        reply = blocks.history_reply(attempts)
     except LookupFailedError as exc:
-        text = blocks.lookup_error_text(exc.blocker)
-    await _respond(deps, interaction, text)
+        reply = blocks.ephemeral(blocks.lookup_error_text(exc.blocker))
+    await _respond(deps, interaction, reply)
 
 
 async def answer_can_i(deps: Deps, interaction: Interaction, command: CanICommand) -> None:
@@ -295,12 +295,12 @@ async def answer_can_i(deps: Deps, interaction: Interaction, command: CanIComman
         decision, resolved = await queries.can_act(
             deps.attempts, interaction.actor, interaction.where, command.pipeline
         )
-        text = blocks.can_i_text(decision, resolved, interaction.where.channel_id)
+        reply = blocks.can_i_reply(decision, resolved, interaction.where.channel_id)
     except LookupFailedError as exc:
-        text = blocks.lookup_error_text(exc.blocker)
-    await _respond(deps, interaction, text)
+        reply = blocks.ephemeral(blocks.lookup_error_text(exc.blocker))
+    await _respond(deps, interaction, reply)
 
 
-async def _respond(deps: Deps, interaction: Interaction, text: str) -> None:
+async def _respond(deps: Deps, interaction: Interaction, reply: dict[str, Any]) -> None:
     if interaction.response_url is not None:
-        await deps.delivery.respond(interaction.response_url, blocks.ephemeral(text))
+        await deps.delivery.respond(interaction.response_url, reply)

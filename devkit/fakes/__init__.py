@@ -28,18 +28,6 @@ from devkit.fakes.vectorshift_api import (
     StatusCall,
     TerminateCall,
 )
-from devkit.payloads import (
-    SlackClient,
-    block_actions_body,
-    block_actions_payload,
-    sign,
-    slash_command_body,
-    slash_command_payload,
-    view_closed_body,
-    view_closed_payload,
-    view_submission_body,
-    view_submission_payload,
-)
 
 __all__ = [
     "EVENTS_API",
@@ -51,7 +39,6 @@ __all__ = [
     "Lookup",
     "RunScript",
     "SlackCall",
-    "SlackClient",
     "SlackMessage",
     "SlackUser",
     "SocketClose",
@@ -60,15 +47,6 @@ __all__ = [
     "SocketFrame",
     "StatusCall",
     "TerminateCall",
-    "block_actions_body",
-    "block_actions_payload",
     "envelope",
     "serve_in_loop",
-    "sign",
-    "slash_command_body",
-    "slash_command_payload",
-    "view_closed_body",
-    "view_closed_payload",
-    "view_submission_body",
-    "view_submission_payload",
 ]

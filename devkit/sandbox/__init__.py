@@ -30,7 +30,8 @@ from typing import Any, Final, TextIO
 import httpx
 
 from bot.attempts.lifecycle import Outcome
-from devkit.fakes import FakeSlack, FakeVectorShift, RunScript, SlackCall, SlackClient, SlackUser
+from devkit.fakes import FakeSlack, FakeVectorShift, RunScript, SlackCall, SlackUser
+from devkit.payloads import SlackClient
 from devkit.render import (
     CONFIRM_CALLBACK,
     RETRY_ACTION,

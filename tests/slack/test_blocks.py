@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,8 @@ from bot.attempts.lifecycle import Attempt, Outcome, Source
 from bot.domain import Actor, ActorFacts, Pipeline, RunState, RunStatus, Where
 from bot.policy import decide, parse_policy
 from bot.slack import blocks, ids
+from devkit.expect import texts
+from devkit.slack_limits import message_problems, view_problems
 
 WHEN = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 PIPELINE = "65f1c0ffee0123456789abcd"
@@ -105,7 +108,10 @@ def test_the_result_message_names_who_what_why_and_the_attempt() -> None:
         f"({PIPELINE}). Terminated — verified stopped (cancelled). Reason: stuck in a loop. "
         "Attempt att-1."
     )
-    assert [b["type"] for b in shown] == ["section", "section", "context"]
+    assert [b["type"] for b in shown] == ["rich_text", "section", "section", "context"]
+    headline = shown[0]["elements"][0]["elements"]
+    assert {"type": "user", "user_id": "U0ALICE0001"} in headline
+    assert {"type": "text", "text": f" of Nightly ETL ({PIPELINE})."} in headline
 
 
 def test_only_a_failure_offers_retry_and_never_in_a_dm() -> None:
@@ -173,7 +179,7 @@ def test_alert_text_is_plain_text_and_the_button_carries_the_command_grammar() -
         run_id="run1",
         button_value="nightly-etl run1",
     )
-    assert text == "Alert: &lt;!channel&gt; *urgent* (pipeline nightly-etl, run run1)"
+    assert text == "Alert: &lt;!channel&gt; ∗urgent∗ (pipeline nightly-etl, run run1)"
     assert shown[0]["text"] == {"type": "plain_text", "text": "<!channel> *urgent*", "emoji": False}
     [button] = shown[2]["elements"]
     assert (button["action_id"], button["value"]) == (ids.TERMINATE_ACTION, "nightly-etl run1")
@@ -195,15 +201,88 @@ def test_a_finished_alert_loses_its_buttons_and_says_who_did_it() -> None:
 
 def test_status_history_and_audit_lines() -> None:
     pipeline = Pipeline(PIPELINE, "Nightly ETL")
-    assert blocks.status_text(pipeline, "run1", RunStatus(RunState.ACTIVE, "running")) == (
-        f"Run `run1` of Nightly ETL ({PIPELINE}) is running (`running`)."
+    status = blocks.status_reply(pipeline, "run1", RunStatus(RunState.ACTIVE, "running"))
+    assert status["text"] == f"Run `run1` of Nightly ETL ({PIPELINE}) is running (`running`)."
+    assert rich(status["blocks"]) == f"Run run1 of Nightly ETL ({PIPELINE}) is running (running)."
+    assert blocks.history_reply([])["text"] == (
+        "No termination attempts on pipelines you may terminate."
     )
-    assert blocks.history_text([]) == "No termination attempts on pipelines you may terminate."
-    assert blocks.history_text([ATTEMPT]) == (
+    assert blocks.history_reply([ATTEMPT])["text"] == (
         "*Last termination attempts*\n"
         f"• 2026-12-01 09:30 UTC — <@U0ALICE0001> — Nightly ETL ({PIPELINE}) run `run1` — *succeeded*"
     )
-    assert blocks.audit_line(ATTEMPT, None) == (
-        f":white_check_mark: *succeeded* · <@U0ALICE0001> · Nightly ETL ({PIPELINE}) run `run1` "
-        "· in <#C0INCIDENTS> · attempt att-1"
+    text, shown = blocks.audit_message(ATTEMPT, "https://slack.test/p1")
+    assert text == (
+        f":white_check_mark: *succeeded* · <@U0ALICE0001> · Nightly ETL ({PIPELINE}) run run1 "
+        "· attempt att-1 · in <#C0INCIDENTS> · <https://slack.test/p1|message>"
     )
+    assert rich(shown) == (
+        f"white_check_mark succeeded · U0ALICE0001 · Nightly ETL ({PIPELINE}) run run1 · "
+        "attempt att-1 · in C0INCIDENTS · https://slack.test/p1"
+    )
+
+
+def rich(shown: list[dict[str, Any]]) -> str:
+    """A rich_text block's one line: text verbatim, the id or name for everything else."""
+    parts = []
+    for element in shown[0]["elements"][0]["elements"]:
+        if element["type"] == "text":
+            parts.append(element["text"])
+        else:
+            keys = ("user_id", "channel_id", "name", "url")
+            parts.append(next(element[k] for k in keys if k in element))
+    return "".join(parts)
+
+
+LONG = "x" * 5000
+
+
+def oversized_attempt() -> Attempt:
+    return replace(
+        ATTEMPT,
+        pipeline_name=LONG,
+        pipeline_ref=LONG,
+        reason=LONG,
+        user_name=LONG,
+        error="OperationFailedError: " + LONG,
+        verified_status="still " + LONG,
+        outcome=Outcome.FAILED,
+    )
+
+
+def test_every_builder_stays_inside_slacks_limits_whatever_the_input() -> None:
+    attempt = oversized_attempt()
+    failed = Execution(attempt, failure=FailureReason.REJECTED)
+    prep = Preparation(
+        attempt, None, status=RunStatus(RunState.UNKNOWN, LONG), pipeline=Pipeline(PIPELINE, LONG)
+    )
+    views = [
+        blocks.confirm_modal(prep, "att-1:nonce"),
+        blocks.blocked_modal(replace(prep, blocker=Blocker.ALREADY_FINISHED)),
+        blocks.result_modal(failed),
+        blocks.verifying_modal(attempt),
+        blocks.working_modal(attempt),
+    ]
+    messages = [
+        blocks.result_message(failed),
+        blocks.result_message(failed, buttons=False),
+        blocks.audit_message(attempt, "https://slack.test/p1"),
+        blocks.alert_message(text=LONG, pipeline=LONG[:200], run_id="run1", button_value="x r"),
+        blocks.finished_alert(
+            [blocks.alert_message(text="a", pipeline="p", run_id="r", button_value="p r")[1][0]]
+            * 60,
+            LONG,
+            attempt,
+        ),
+    ]
+    replies = [
+        blocks.status_reply(Pipeline(PIPELINE, LONG), "run1", RunStatus(RunState.UNKNOWN, LONG)),
+        blocks.history_reply([attempt] * 10),
+        blocks.usage_error_reply(LONG),
+    ]
+    problems = [p for v in views for p in view_problems(v)]
+    problems += [p for text, shown in messages for p in message_problems(text, shown)]
+    problems += [p for r in replies for p in message_problems(r["text"], r.get("blocks"))]
+    assert problems == []
+    assert "…" in texts(views[0]) and "…" in texts(messages[0][1])
+    assert len(messages[4][1]) == blocks.MESSAGE_BLOCKS_MAX

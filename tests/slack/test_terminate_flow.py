@@ -160,7 +160,7 @@ async def test_run_already_finished_offers_no_terminate_button(bot: InProcessBot
     async with bot.client() as slack:
         await slack.command(f"nightly-etl {run}", user=ADMIN, channel=INCIDENTS)
         blocked = await modal(bot.slack, "vs_terminate_result")
-    assert "The run has already finished (`completed`)" in texts(blocked)
+    assert "The run has already finished (completed)" in texts(blocked)
     assert blocked.get("submit") is None
     assert bot.vectorshift.terminate_calls == []
     [record] = await bot.audit_records()

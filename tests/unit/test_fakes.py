@@ -33,20 +33,15 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.domain import Action, RunState
 from bot.vectorshift import VectorShiftClient
-from devkit.fakes import (
-    FakeServer,
-    FakeSlack,
-    FakeVectorShift,
-    RunScript,
+from devkit.fakes import FakeServer, FakeSlack, FakeVectorShift, RunScript, SlackUser, serve_in_loop
+from devkit.fakes.vectorshift_api import API_KEY
+from devkit.payloads import (
     SlackClient,
-    SlackUser,
     block_actions_body,
-    serve_in_loop,
     sign,
     slash_command_body,
     view_submission_body,
 )
-from devkit.fakes.vectorshift_api import API_KEY
 
 TOKEN = "xoxb-test-token"
 SECRET = "test-signing-secret"

@@ -34,9 +34,11 @@ from devkit.fakes import (
     FakeSlack,
     SocketConnection,
     SocketEnd,
+    envelope,
+)
+from devkit.payloads import (
     block_actions_body,
     block_actions_payload,
-    envelope,
     slash_command_body,
     slash_command_payload,
     view_submission_payload,
