@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--pipeline", help="pipeline id or alias")
     check.add_argument("--channel", help="channel id (C…, G…, D…)")
     check.add_argument("--group", action="append", default=[], help="a group the user is in (S…)")
+    check.add_argument(
+        "--action",
+        choices=("terminate", "pause", "resume"),
+        default="terminate",
+        help="the action to decide (terminate by default)",
+    )
 
     return parser
 
@@ -217,7 +223,7 @@ async def _audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _policy_check(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.domain import Actor, ActorFacts, Where  # noqa: PLC0415
+    from bot.domain import Action, Actor, ActorFacts, Where  # noqa: PLC0415
     from bot.policy import decide, describe, explain, load_policy  # noqa: PLC0415
 
     policy = load_policy(settings.policy_file)
@@ -237,6 +243,7 @@ def _policy_check(args: argparse.Namespace, settings: Settings) -> int:
         pipeline_id=pipeline_id,
         where=Where(channel_id=args.channel, is_dm=args.channel.startswith("D")),
         now=datetime.now(UTC),
+        action=Action(args.action),
     )
     print("ALLOWED" if decision.allowed else "DENIED")
     for line in explain(decision):

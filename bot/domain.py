@@ -9,7 +9,7 @@ value is data, not permission: it goes through the same parser as typed text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final
 
@@ -30,7 +30,10 @@ MAX_NAME_CHARS = 200
 MAX_REASON_CHARS = 1000
 MAX_ALERT_TEXT_CHARS = 2000
 
-RESERVED_WORDS = frozenset({"help", "status", "history", "can-i"})
+RESERVED_WORDS = frozenset(
+    {"help", "status", "history", "can-i", "pause", "resume", "terminate", "approvals"}
+)
+"""Words with a meaning of their own in the first position; no alias may take one (§4.1)."""
 
 _OPEN_QUOTES = {'"': '"', "“": "”", "”": "”", "„": "“"}
 _CLOSE_QUOTES = frozenset({'"', "”", "“"})
@@ -320,16 +323,26 @@ def parse_command(text: str) -> Command:
         if len(rest) != 1:
             raise UsageError("`can-i` takes exactly one pipeline")
         return CanICommand(pipeline=_pipeline(rest[0]))
+    action = Action.TERMINATE
+    if head in {a.value for a in Action}:
+        # `pause …`, `resume …` (and an explicit `terminate …`): the verb, then the same grammar.
+        action, tokens = Action(head), rest
+        if len(tokens) < 2:
+            raise UsageError(f"`{head}` takes a pipeline and a run id")
     if len(tokens) < 2:
         raise UsageError("a pipeline and a run id are both needed")
     reason = text[tokens[1].end :].strip()
     if len(reason) > MAX_REASON_CHARS:
         raise UsageError(f"the reason is longer than {MAX_REASON_CHARS} characters")
-    return ActionCommand(pipeline=_pipeline(tokens[0]), run_id=_run_id(tokens[1]), reason=reason)
+    return ActionCommand(
+        pipeline=_pipeline(tokens[0]), run_id=_run_id(tokens[1]), reason=reason, action=action
+    )
 
 
-def parse_button_value(value: object) -> ActionCommand:
-    """Parse a Terminate button's value (`"<pipeline> <run>"`) exactly like typed text.
+def parse_button_value(value: object, action: Action = Action.TERMINATE) -> ActionCommand:
+    """Parse an action button's value (`"<pipeline> <run>"`) exactly like typed text.
+
+    The action comes from the button (its action id), never from the value.
 
     Raises:
         UsageError: if the value is not a string of the terminate form, or carries a reason.
@@ -337,9 +350,13 @@ def parse_button_value(value: object) -> ActionCommand:
     if not isinstance(value, str):
         raise UsageError("the button carries no pipeline and run")
     command = parse_command(value)
-    if not isinstance(command, ActionCommand) or command.reason:
+    if (
+        not isinstance(command, ActionCommand)
+        or command.reason
+        or command.action is not Action.TERMINATE  # a verb in the value is not ours to take
+    ):
         raise UsageError("the button's value is not `<pipeline> <run>`")
-    return command
+    return replace(command, action=action)
 
 
 def clean_reason(text: object) -> str:

@@ -16,6 +16,7 @@ The file (TOML, `VS_POLICY_FILE`)::
     channels = ["C0INCIDENTS"]              # channel ids or "*" (never DMs or group DMs)
     require_reason = true
     max_per_hour = 10                       # per user, per rule
+    actions = ["terminate", "pause", "resume"]   # optional; all three by default
 
 Validation reports every problem at once, each as `<file>:<line>: <field>: <what is wrong>`
 (`rules[n]` counts from 1, in file order). Unknown keys are errors, because a typo that was
@@ -27,8 +28,9 @@ How `decide` judges a request:
 2. A rule allows when its `who` names the user, or a user group the user is in (only when
    membership is known, and never for guests or users of another workspace or org, who must be
    named by user id); its `pipelines` cover the pipeline; its `channels` cover the channel
-   (`"*"` never covers DMs or group DMs, only a conversation named by id does); and the user
-   has room in its `max_per_hour` (attempts strictly within the last hour count).
+   (`"*"` never covers DMs or group DMs, only a conversation named by id does); its `actions`
+   include the action asked for; and the user has room in its `max_per_hour` (attempts
+   strictly within the last hour count).
    The first such rule in file order decides.
 3. Otherwise the request is denied, naming the closest rule: the one matching most of
    who / pipeline / channel, the earliest in the file on a tie.
@@ -52,6 +54,7 @@ from bot.domain import (
     OBJECT_ID_PATTERN,
     RESERVED_WORDS,
     SLACK_CHANNEL_PATTERN,
+    Action,
     Actor,
     ActorFacts,
     Where,
@@ -72,7 +75,16 @@ _SLACK_ID_LENGTHS: Final = range(9, 12)
 """Slack issues ids of 9 to 11 characters today; others are likely placeholders or typos."""
 
 _TOP_KEYS: Final = ("admins", "aliases", "rules")
-_RULE_KEYS: Final = ("name", "who", "pipelines", "channels", "require_reason", "max_per_hour")
+_RULE_KEYS: Final = (
+    "name",
+    "who",
+    "pipelines",
+    "channels",
+    "require_reason",
+    "max_per_hour",
+    "actions",
+)
+ALL_ACTIONS: Final = frozenset(Action)
 _LIST_LIMIT: Final = 5
 """How many ids a user-facing sentence lists before saying "and N more"."""
 
@@ -92,6 +104,7 @@ class Rule:
         channels: channel ids, or `"*"` for any channel that is not a DM or group DM.
         require_reason: whether the confirmation modal requires a reason.
         max_per_hour: how many attempts one user may make under this rule per hour.
+        actions: what its people may do to a run (terminate, pause, resume; all by default).
         line: the line of its `[[rules]]` header, when known.
     """
 
@@ -101,6 +114,7 @@ class Rule:
     channels: frozenset[str]
     require_reason: bool = False
     max_per_hour: int | None = None
+    actions: frozenset[Action] = ALL_ACTIONS
     line: int | None = None
 
 
@@ -163,6 +177,8 @@ class Facet(StrEnum):
     CHANNEL = "channel"
     IDENTITY = "identity"
     """The user matched only through a group but is a guest or from another workspace/org."""
+    ACTION = "action"
+    """The rule does not allow the action asked for (its `actions`)."""
     BUDGET = "budget"
 
 
@@ -198,7 +214,7 @@ class RuleCheck:
 
 @dataclass(frozen=True)
 class Decision:
-    """The answer to "may this user terminate runs of this pipeline here?".
+    """The answer to "may this user do this action to runs of this pipeline here?".
 
     Attributes:
         allowed: whether the request may go ahead.
@@ -211,6 +227,7 @@ class Decision:
         who_could: admins, then the `who` of every rule covering this pipeline and channel,
             without the actor, for "ask … instead".
         checks: every rule's check, in file order.
+        action: the action asked about.
     """
 
     allowed: bool
@@ -221,6 +238,7 @@ class Decision:
     retry_at: datetime | None
     who_could: tuple[str, ...]
     checks: tuple[RuleCheck, ...]
+    action: Action = Action.TERMINATE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,6 +254,7 @@ def decide(
     where: Where,
     budget: Mapping[str, Sequence[datetime]] | None = None,
     now: datetime | None = None,
+    action: Action = Action.TERMINATE,
 ) -> Decision:
     """Judge one request against the policy. Deny by default.
 
@@ -249,6 +268,7 @@ def decide(
         budget: rule name → times of the actor's counted attempts under that rule in the last
             hour. None when not fetched (the ack path): limits are then not applied.
         now: the current time (aware); defaults to the clock. Used only for budgets.
+        action: what the user asks to do to the run.
 
     Returns:
         The decision, with every rule's check for explanations.
@@ -265,10 +285,11 @@ def decide(
             where=where,
             budget=budget,
             now=clock,
+            action=action,
         )
         for rule in policy.rules
     )
-    who_could = _who_could(policy, actor, target, where)
+    who_could = _who_could(policy, actor, target, where, action)
 
     denied = Decision(
         allowed=False,
@@ -279,13 +300,14 @@ def decide(
         retry_at=None,
         who_could=who_could,
         checks=checks,
+        action=action,
     )
     if actor.user_id in policy.admins:
         return replace(
             denied,
             allowed=True,
             rule=ADMINS_RULE,
-            reason="You are an admin, so you may terminate any run anywhere.",
+            reason=f"You are an admin, so you may {action.value} any run anywhere.",
         )
     for check in checks:
         if not check.failed:
@@ -294,7 +316,7 @@ def decide(
                 allowed=True,
                 rule=check.rule.name,
                 require_reason=check.rule.require_reason,
-                reason=_allowed_sentence(policy, check.rule, pipeline_id, where),
+                reason=_allowed_sentence(policy, check.rule, pipeline_id, where, action),
             )
     if not checks:
         return denied
@@ -325,6 +347,7 @@ def _check(
     where: Where,
     budget: Mapping[str, Sequence[datetime]] | None,
     now: datetime,
+    action: Action,
 ) -> RuleCheck:
     failed: list[Facet] = []
     reasons: list[str] = []
@@ -342,6 +365,9 @@ def _check(
         failed.append(Facet.CHANNEL)
         place = "direct messages or group DMs" if where.is_dm else f"channel {where.channel_id}"
         reasons.append(f"does not cover {place} (it allows {_channels_text(rule.channels)})")
+    if action not in rule.actions:
+        failed.append(Facet.ACTION)
+        reasons.append(f"does not allow {action.value} (it allows {actions_text(rule.actions)})")
     retry_at = None
     if not failed:
         retry_at = _retry_at(rule, budget, now)
@@ -404,26 +430,39 @@ def _retry_at(
     return times[len(times) - rule.max_per_hour] + BUDGET_WINDOW
 
 
-def _who_could(policy: Policy, actor: Actor, target: str | None, where: Where) -> tuple[str, ...]:
+def _who_could(
+    policy: Policy, actor: Actor, target: str | None, where: Where, action: Action
+) -> tuple[str, ...]:
     ids: list[str] = sorted(policy.admins)
     for rule in policy.rules:
-        if _covers_pipeline(rule, target) and _covers_channel(rule, where):
+        if (
+            _covers_pipeline(rule, target)
+            and _covers_channel(rule, where)
+            and action in rule.actions
+        ):
             ids.extend(sorted(rule.who))
     return tuple(i for i in dict.fromkeys(ids) if i != actor.user_id)
 
 
-def _allowed_sentence(policy: Policy, rule: Rule, pipeline_id: str | None, where: Where) -> str:
+def _allowed_sentence(
+    policy: Policy, rule: Rule, pipeline_id: str | None, where: Where, action: Action
+) -> str:
     place = "this DM" if where.is_dm else where.channel_id
     if pipeline_id is None:
         pipelines = _short_list(sorted(policy.pipeline_short(p) for p in rule.pipelines))
         return (
-            f"Rule {rule.name} lets you terminate runs of {pipelines} in {place} "
+            f"Rule {rule.name} lets you {action.value} runs of {pipelines} in {place} "
             "(the pipeline is checked once it is known)."
         )
     return (
-        f"Rule {rule.name} lets you terminate runs of {policy.pipeline_label(pipeline_id)} "
-        f"in {place}."
+        f"Rule {rule.name} lets you {action.value} runs of "
+        f"{policy.pipeline_label(pipeline_id)} in {place}."
     )
+
+
+def actions_text(actions: frozenset[Action]) -> str:
+    """`pause, resume and terminate`, in that order (the reversible first)."""
+    return _join([a.value for a in (Action.PAUSE, Action.RESUME, Action.TERMINATE) if a in actions])
 
 
 def _no_rules_sentence(policy: Policy) -> str:
@@ -506,7 +545,8 @@ def describe(policy: Policy) -> list[str]:
             sorted("any pipeline" if p == ANY else policy.pipeline_label(p) for p in rule.pipelines)
         )
         text = (
-            f"Rule {rule.name}{where}: {', '.join(sorted(rule.who))} may terminate runs of "
+            f"Rule {rule.name}{where}: {', '.join(sorted(rule.who))} may "
+            f"{_or(actions_text(rule.actions))} runs of "
             f"{pipelines} in {_channels_text(rule.channels, limit=None)}"
         )
         if rule.require_reason:
@@ -550,6 +590,10 @@ def _short_list(items: Iterable[str], *, limit: int = _LIST_LIMIT) -> str:
     if len(values) <= limit:
         return ", ".join(values)
     return f"{', '.join(values[:limit])} and {len(values) - limit} more"
+
+
+def _or(listed: str) -> str:
+    return listed.replace(" and ", " or ")
 
 
 def _join(parts: Sequence[str]) -> str:
@@ -846,6 +890,7 @@ class _Parser:
                 at("max_per_hour"), f"{base}.max_per_hour", "must be a whole number of at least 1"
             )
             max_per_hour = None
+        actions = self.actions(raw.get("actions"), f"{base}.actions", at("actions"))
         if len(self.problems) > before or name is None:
             return None
         return Rule(
@@ -855,8 +900,25 @@ class _Parser:
             channels=channels,
             require_reason=require_reason is True,
             max_per_hour=max_per_hour,
+            actions=actions,
             line=self.lines.rule(index),
         )
+
+    def actions(self, value: object, path: str, line: int | None) -> frozenset[Action]:
+        """A rule's `actions`: a non-empty list of terminate, pause, resume (all when absent)."""
+        if value is None:
+            return ALL_ACTIONS
+        known = ", ".join(a.value for a in Action)
+        if not isinstance(value, list) or not value:
+            self.add(line, path, f"must be a non-empty list of actions ({known})")
+            return ALL_ACTIONS
+        found: set[Action] = set()
+        for item in value:
+            if not isinstance(item, str) or item not in {a.value for a in Action}:
+                self.add(line, path, f"{str(item)[:40]!r} is not an action ({known})")
+            else:
+                found.add(Action(item))
+        return frozenset(found) or ALL_ACTIONS
 
     def rule_name(
         self, value: object, base: str, line: int | None, names: dict[str, int], index: int

@@ -430,6 +430,8 @@ class SlackClient:
         """The trigger id of the latest command or click."""
         self.last_response_url: str | None = None
         """The response_url of the latest command or click."""
+        self._choices: dict[str, dict[str, str]] = {}
+        """What each user chose in radio groups of each open view, as Slack keeps it."""
 
     def __repr__(self) -> str:
         return f"SlackClient(base_url={str(self._http.base_url)!r})"
@@ -637,7 +639,8 @@ class SlackClient:
         """
         view = self._view(user, view_id)
         vid = view_id or str(view["id"])
-        state = dict(values) if values is not None else _input_values(view, reason)
+        choices = self._choices.pop(vid, {})
+        state = dict(values) if values is not None else _input_values(view, reason, choices)
         body = view_submission_body(
             callback_id if callback_id is not None else str(view.get("callback_id", "")),
             private_metadata
@@ -703,6 +706,38 @@ class SlackClient:
             enterprise_id=enterprise_id or self._slack.enterprise_id,
         )
         return await self.send(body)
+
+    async def choose(
+        self, value: str, *, user: str, action_id: str, view_id: str | None = None
+    ) -> httpx.Response:
+        """Picks `value` in a radio group of the user's open modal (Slack sends `block_actions`).
+
+        The choice is kept, as Slack keeps a view's state, and goes with a later `submit()`.
+
+        Args:
+            value: The option's value.
+            user: Who chooses.
+            action_id: The radio group's action id.
+            view_id: The view; the user's newest open view in the fake when None.
+
+        Returns:
+            The bot's response (the ack).
+        """
+        view = self._view(user, view_id)
+        vid = view_id or str(view["id"])
+        chosen = self._choices.setdefault(vid, {})
+        chosen[action_id] = value
+        payload = view_action_payload(
+            view,
+            action_id,
+            value,
+            user_id=user,
+            team_id=self._slack.team_id,
+            user_name=self._user_name(user),
+            enterprise_id=self._slack.enterprise_id,
+            choices=chosen,
+        )
+        return await self.send(urlencode({"payload": json.dumps(payload)}))
 
     def _user_name(self, user_id: str) -> str:
         known = self._slack.user(user_id)
@@ -789,10 +824,15 @@ def _view_payload(
     return base
 
 
-def _input_values(view: Mapping[str, Any], reason: str | None) -> dict[str, Any]:
-    """`state.values` for the view's inputs: `reason` in the reason input, others empty."""
+def _input_values(
+    view: Mapping[str, Any], reason: str | None, choices: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """`state.values` as Slack sends them: `reason` in the reason input, other inputs empty, and
+    each radio group's selection (`choices` by action id, else its initial option)."""
     values: dict[str, Any] = {}
     for block in view.get("blocks") or []:
+        if isinstance(block, dict) and block.get("type") == "actions":
+            values.update(_radio_values(block, choices or {}))
         if not isinstance(block, dict) or block.get("type") != "input":
             continue
         element = block.get("element")
@@ -806,6 +846,56 @@ def _input_values(view: Mapping[str, Any], reason: str | None) -> dict[str, Any]
     if reason is not None and REASON_BLOCK not in values:
         values[REASON_BLOCK] = {REASON_ACTION: {"type": "plain_text_input", "value": reason}}
     return values
+
+
+def _radio_values(block: Mapping[str, Any], choices: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for element in block.get("elements") or []:
+        if not isinstance(element, dict) or element.get("type") != "radio_buttons":
+            continue
+        action_id = str(element.get("action_id", ""))
+        options = [o for o in element.get("options") or [] if isinstance(o, dict)]
+        chosen = choices.get(action_id)
+        selected = next((o for o in options if o.get("value") == chosen), None)
+        selected = selected or element.get("initial_option")
+        state: dict[str, Any] = {"type": "radio_buttons", "selected_option": selected}
+        values.setdefault(str(block.get("block_id", "")), {})[action_id] = state
+    return values
+
+
+def view_action_payload(
+    view: Mapping[str, Any],
+    action_id: str,
+    value: str,
+    *,
+    user_id: str,
+    team_id: str = TEAM_ID,
+    user_name: str | None = None,
+    enterprise_id: str | None = None,
+    choices: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A `block_actions` payload for choosing `value` in a radio group inside an open modal."""
+    blocks = [b for b in view.get("blocks") or [] if isinstance(b, dict)]
+    element = _element_of(blocks, action_id) or {}
+    options = [o for o in element.get("options") or [] if isinstance(o, dict)]
+    selected = next((o for o in options if o.get("value") == value), {"value": value})
+    state = _input_values(view, None, {**(choices or {}), action_id: value})
+    return {
+        "type": "block_actions",
+        **_actor(user_id, user_name, team_id, enterprise_id),
+        "container": {"type": "view", "view_id": view.get("id")},
+        "trigger_id": foreign_trigger_id(),
+        "view": {**view, "state": {"values": state}},
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": _block_of(blocks, action_id),
+                "type": "radio_buttons",
+                "selected_option": selected,
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
 
 
 def _block_of(blocks: list[dict[str, Any]], action_id: str) -> str:

@@ -41,6 +41,8 @@ class Blocker(StrEnum):
     RUN_NOT_FOUND = "run_not_found"
     ALREADY_FINISHED = "already_finished"
     DUPLICATE = "duplicate"
+    ALREADY_PAUSED = "already_paused"
+    NOT_PAUSED = "not_paused"
     BAD_KEY = "bad_key"
     LOOKUP_FAILED = "lookup_failed"
 
@@ -97,7 +99,13 @@ class SubmitCheck:
         return self.attempt is not None and not self.reason_missing
 
 
-def precheck(ctx: AttemptContext, actor: Actor, where: Where, pipeline: PipelineRef) -> Decision:
+def precheck(
+    ctx: AttemptContext,
+    actor: Actor,
+    where: Where,
+    pipeline: PipelineRef,
+    action: Action = Action.TERMINATE,
+) -> Decision:
     """Decide from the policy file and cached membership alone, for the ack (no I/O).
 
     The directory gives the user the benefit of every doubt the cache leaves (an unknown group
@@ -111,6 +119,7 @@ def precheck(ctx: AttemptContext, actor: Actor, where: Where, pipeline: Pipeline
         ctx.directory.upper_bound_facts(actor),
         pipeline_id=ctx.known_pipeline_id(policy, pipeline),
         where=where,
+        action=action,
     )
 
 
@@ -231,14 +240,33 @@ async def prepare(ctx: AttemptContext, request: AttemptRequest) -> Preparation:
         blocked = Blocked(Outcome.FAILED, "run not found", **details)
         return await _block(ctx, attempt, Blocker.RUN_NOT_FOUND, blocked, found)
     holder = await ctx.audit.blocking_attempt(
-        base_url=ctx.base_url, pipeline_id=pipeline.id, run_id=attempt.run_id or ""
+        base_url=ctx.base_url,
+        pipeline_id=pipeline.id,
+        run_id=attempt.run_id or "",
+        action=attempt.action,
     )
     if holder is not None and holder.id != attempt.id:
         blocked = Blocked(Outcome.DUPLICATE, holder_text(holder), **details)
         return await _block(ctx, attempt, Blocker.DUPLICATE, blocked, replace(found, holder=holder))
+    mismatch = _state_blocker(attempt.action, status)
+    if mismatch is not None:
+        blocked = Blocked(Outcome.FAILED, f"run is {mismatch.value.replace('_', ' ')}", **details)
+        return await _block(ctx, attempt, mismatch, blocked, found)
     attempt = await ctx.audit.record(attempt.id, learnt) or resolved
     ctx.awaiting[attempt.id] = attempt
     return replace(found, attempt=attempt)
+
+
+def _state_blocker(action: Action, status: RunStatus | None) -> Blocker | None:
+    """A run whose state leaves the action nothing to do: pausing a paused run, resuming a
+    running one. (Finished runs were dealt with before; an unknown status lets the call tell.)"""
+    if status is None:
+        return None
+    if action is Action.PAUSE and status.is_paused:
+        return Blocker.ALREADY_PAUSED
+    if action is Action.RESUME and status.is_active_unpaused:
+        return Blocker.NOT_PAUSED
+    return None
 
 
 async def _gather(

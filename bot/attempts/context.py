@@ -166,6 +166,7 @@ class AttemptContext:
             where=Where(attempt.channel_id or "", is_dm=attempt.channel_is_dm),
             budget=budget,
             now=self.clock(),
+            action=attempt.action,
         )
 
     async def budget(

@@ -87,15 +87,28 @@ class ActionSpec:
 
     Attributes:
         call: the VectorShift call that performs it.
-        reached: whether a run status shows the action took effect (verification ends).
+        reached: whether a run status shows the action took effect (verification ends with
+            success). An unavailable status counts: the call was accepted and nothing says
+            otherwise (SPEC §6).
+        seen: whether a status positively shows it (after an answer of unknown effect, only
+            this counts as success).
+        ended_alone: whether the run ended by itself, which leaves the action nothing to do.
+        reached_words: the verified status the audit records once `reached`.
     """
 
     call: _Call
     reached: Callable[[RunStatus], bool]
+    seen: Callable[[RunStatus], bool]
+    ended_alone: Callable[[RunStatus], bool]
+    reached_words: Callable[[RunStatus], str]
 
 
-def _stopped(status: RunStatus) -> bool:
-    return status.state not in {RunState.ACTIVE, RunState.UNKNOWN}
+def _finished(status: RunStatus) -> bool:
+    return status.state in {RunState.FINISHED, RunState.NOT_FOUND}
+
+
+def _never(_status: RunStatus) -> bool:
+    return False
 
 
 def _terminate(
@@ -104,9 +117,45 @@ def _terminate(
     return port.terminate_run(pipeline_id=pipeline_id, run_id=run_id, deadline_s=deadline_s)
 
 
+def _pause(
+    port: VectorShiftPort, *, pipeline_id: str, run_id: str, deadline_s: float
+) -> Awaitable[ActionResult]:
+    return port.pause_run(pipeline_id=pipeline_id, run_id=run_id, deadline_s=deadline_s)
+
+
+def _resume(
+    port: VectorShiftPort, *, pipeline_id: str, run_id: str, deadline_s: float
+) -> Awaitable[ActionResult]:
+    return port.resume_run(pipeline_id=pipeline_id, run_id=run_id, deadline_s=deadline_s)
+
+
 ACTIONS: Final[dict[Action, ActionSpec]] = {
-    Action.TERMINATE: ActionSpec(call=_terminate, reached=_stopped),
+    Action.TERMINATE: ActionSpec(
+        call=_terminate,
+        # A terminate's target is any end: a finished run, even one gone from the listing.
+        reached=lambda s: s.state not in {RunState.ACTIVE, RunState.UNKNOWN},
+        seen=lambda s: s.state is RunState.FINISHED,
+        ended_alone=_never,
+        reached_words=lambda s: verified_text(s),  # noqa: PLW0108 - defined further down
+    ),
+    Action.PAUSE: ActionSpec(
+        call=_pause,
+        reached=lambda s: s.is_paused or s.state is RunState.UNAVAILABLE,
+        seen=lambda s: s.is_paused,
+        ended_alone=_finished,
+        reached_words=lambda s: "paused" if s.is_paused else verified_text(s),
+    ),
+    Action.RESUME: ActionSpec(
+        call=_resume,
+        reached=lambda s: s.is_active_unpaused or s.state is RunState.UNAVAILABLE,
+        seen=lambda s: s.is_active_unpaused,
+        ended_alone=_finished,
+        reached_words=lambda s: (
+            f"running again ({s.status})" if s.is_active_unpaused else verified_text(s)
+        ),
+    ),
 }
+"""Every action, as a value: its call and what verifies it. A new action is a row here."""
 
 
 async def execute(
@@ -115,6 +164,7 @@ async def execute(
     nonce: str,
     reason: str,
     *,
+    action: Action | None = None,
     on_accepted: Callable[[Attempt], Awaitable[None]] | None = None,
 ) -> Execution | None:
     """Carry out the action of a confirmed attempt and verify that it took effect.
@@ -124,6 +174,8 @@ async def execute(
         attempt_id: the attempt from the modal's `private_metadata`.
         nonce: its one-time nonce; a replayed submission finds it consumed.
         reason: the reason typed in the modal.
+        action: the action chosen in the modal, when it may differ from the one asked for
+            (a terminate switched to a pause); recorded with the submission.
         on_accepted: awaited once VectorShift accepted the call.
 
     Returns:
@@ -134,7 +186,7 @@ async def execute(
     """
     started = await ctx.audit.submit(
         attempt_id,
-        Submitted(nonce=nonce, owner=ctx.instance_id, reason=reason or None),
+        Submitted(nonce=nonce, owner=ctx.instance_id, reason=reason or None, action=action),
         base_url=ctx.base_url,
     )
     if started is None:
@@ -245,7 +297,7 @@ async def _after_error(
         http_status=http_status,
         api_status=api_status,
         error=error_text(exc),
-        verified_status=verified_text(status),
+        verified_status=described(attempt.action, status),
     )
     return await _finish(
         ctx,
@@ -258,15 +310,21 @@ async def _after_error(
 
 
 async def _verify(ctx: AttemptContext, attempt: Attempt, decision: Decision) -> Execution:
-    reached = ACTIONS[attempt.action].reached
+    spec = ACTIONS[attempt.action]
     status: RunStatus | None = None
     for delay in ctx.verify_delays_s:
         await ctx.sleep(delay)
         status = await ctx.status(attempt.pipeline_id or "", attempt.run_id or "")
-        if status is not None and reached(status):
-            change = _answered(attempt, Outcome.SUCCEEDED, verified_text(status))
+        if status is None:
+            continue
+        if spec.reached(status):
+            change = _answered(attempt, Outcome.SUCCEEDED, spec.reached_words(status))
             return await _finish(ctx, attempt, change, decision=decision)
-    change = _answered(attempt, Outcome.UNCONFIRMED, verified_text(status))
+        if spec.ended_alone(status):
+            # The run finished by itself (a paused run can): nothing was left to pause or resume.
+            change = _answered(attempt, Outcome.ALREADY_FINISHED, verified_text(status))
+            return await _finish(ctx, attempt, change, decision=decision)
+    change = _answered(attempt, Outcome.UNCONFIRMED, described(attempt.action, status))
     return await _finish(
         ctx, attempt, change, failure=FailureReason.STILL_ACTIVE, decision=decision
     )
@@ -308,11 +366,14 @@ def seen_done(action: Action, status: RunStatus | None) -> bool:
     Stricter than verification's `reached`: a status that is unavailable, or a run no longer
     listed, ends polling after a success but proves nothing after an answer of unknown effect.
     """
-    return (
-        status is not None
-        and status.state in {RunState.ACTIVE, RunState.FINISHED}
-        and ACTIONS[action].reached(status)
-    )
+    return status is not None and ACTIONS[action].seen(status)
+
+
+def described(action: Action, status: RunStatus | None) -> str:
+    """A run status as the audit records it after `action`: the action's words when reached."""
+    if status is not None and ACTIONS[action].reached(status):
+        return ACTIONS[action].reached_words(status)
+    return verified_text(status)
 
 
 def verified_text(status: RunStatus | None) -> str:

@@ -42,6 +42,7 @@ __all__ = [
     "Started",
     "Submitted",
     "apply",
+    "holds_run",
 ]
 
 
@@ -94,17 +95,22 @@ AUDIT_FIELDS: Final[tuple[str, ...]] = (
     "api_status",
     "error",
     "verified_status",
+    "action",
 )
 """Export columns, in SPEC §6's order."""
+
+FOLD_DEFAULTS: Final[Mapping[str, object]] = {"action": "terminate"}
+"""What an attempt recorded before a field existed holds: events written before actions were
+recorded named none, and every attempt then was a termination (`audit verify` folds from here)."""
 
 
 @dataclass(frozen=True)
 class Attempt:
     """One attempt at an action on a run: its audited facts and the server-side context it needs.
 
-    The fields named in `AUDIT_FIELDS` are exported; the rest (`action` until it is exported,
-    `pipeline_ref`, `response_url`, `message_channel`, `message_ts`, `nonce`, `base_url`,
-    `owner`, `channel_is_dm`) stay on the server and never go into exports or Slack payloads.
+    The fields named in `AUDIT_FIELDS` are exported; the rest (`pipeline_ref`, `response_url`,
+    `message_channel`, `message_ts`, `nonce`, `base_url`, `owner`, `channel_is_dm`) stay on the
+    server and never go into exports or Slack payloads.
     """
 
     id: str
@@ -213,6 +219,8 @@ class Submitted(Change):
     nonce: str
     owner: str
     reason: str | None = None
+    action: Action | None = None
+    """The action chosen in the modal, when the user switched it (terminate ↔ pause)."""
 
 
 @dataclass(frozen=True)
@@ -284,6 +292,22 @@ _NON_FINAL: Final = frozenset(
 _GUARDS: Final = frozenset({"nonce"})
 """Change fields that are conditions on the current state, not new values (except `Submitted`,
 which consumes the nonce it names)."""
+
+
+def holds_run(holder: Attempt, action: Action) -> bool:
+    """Whether `holder` keeps a new attempt at `action` off its run (SPEC §4.4, §4.5).
+
+    One action is in flight per run, whatever the action. After a verified terminate nothing
+    more goes ahead; after a verified pause, a resume or a terminate does but a second pause
+    does not; after a verified resume the run is running again and anything may follow.
+    """
+    if holder.outcome is Outcome.PENDING:
+        return True
+    if holder.outcome is not Outcome.SUCCEEDED:
+        return False
+    if holder.action is Action.TERMINATE:
+        return True
+    return holder.action is Action.PAUSE and action is Action.PAUSE
 
 
 # -- applying a change ----------------------------------------------------------------------------

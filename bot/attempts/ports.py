@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.attempts.lifecycle import Attempt, Change, Submitted
-from bot.domain import ActionResult, Actor, ActorFacts, Pipeline, RunStatus
+from bot.domain import Action, ActionResult, Actor, ActorFacts, Pipeline, RunStatus
 
 
 class VectorShiftPort(Protocol):
@@ -25,6 +25,14 @@ class VectorShiftPort(Protocol):
     async def run_status(self, *, pipeline_id: str, run_id: str) -> RunStatus: ...
 
     async def terminate_run(
+        self, *, pipeline_id: str, run_id: str, deadline_s: float
+    ) -> ActionResult: ...
+
+    async def pause_run(
+        self, *, pipeline_id: str, run_id: str, deadline_s: float
+    ) -> ActionResult: ...
+
+    async def resume_run(
         self, *, pipeline_id: str, run_id: str, deadline_s: float
     ) -> ActionResult: ...
 
@@ -58,8 +66,10 @@ class AuditPort(Protocol):
     async def get(self, attempt_id: str) -> Attempt | None: ...
 
     async def blocking_attempt(
-        self, *, base_url: str, pipeline_id: str, run_id: str
-    ) -> Attempt | None: ...
+        self, *, base_url: str, pipeline_id: str, run_id: str, action: Action = Action.TERMINATE
+    ) -> Attempt | None:
+        """The attempt whose claim keeps `action` off this run (`lifecycle.holds_run`)."""
+        ...
 
     async def budget_times(self, *, user_id: str, rule: str, since: datetime) -> list[datetime]: ...
 

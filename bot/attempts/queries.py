@@ -5,9 +5,9 @@ from __future__ import annotations
 from bot.attempts.confirm import Blocker
 from bot.attempts.context import AttemptContext
 from bot.attempts.lifecycle import Attempt
-from bot.domain import Actor, Pipeline, PipelineRef, RunStatus, Where
+from bot.domain import Action, Actor, ActorFacts, Pipeline, PipelineRef, RunStatus, Where
 from bot.errors import BotError
-from bot.policy import Decision, decide
+from bot.policy import Decision, Policy, decide
 from bot.vectorshift import AuthError, NotFoundError, VectorShiftError
 
 
@@ -26,8 +26,8 @@ class LookupFailedError(BotError):
 
 async def can_act(
     ctx: AttemptContext, actor: Actor, where: Where, pipeline: PipelineRef
-) -> tuple[Decision, Pipeline]:
-    """Whether `actor` may act on runs of `pipeline` here, decided on fresh facts.
+) -> tuple[dict[Action, Decision], Pipeline]:
+    """What `actor` may do to runs of `pipeline` here, per action, decided on fresh facts.
 
     Raises:
         LookupFailedError: the pipeline could not be resolved.
@@ -39,10 +39,30 @@ async def can_act(
         raise LookupFailedError(exc) from None
     facts = await ctx.directory.facts(actor)
     budget = await ctx.budget(actor.user_id, policy)
-    decision = decide(
-        policy, actor, facts, pipeline_id=resolved.id, where=where, budget=budget, now=ctx.clock()
+    decisions = {
+        action: decide(
+            policy,
+            actor,
+            facts,
+            pipeline_id=resolved.id,
+            where=where,
+            budget=budget,
+            now=ctx.clock(),
+            action=action,
+        )
+        for action in Action
+    }
+    return decisions, resolved
+
+
+def may_act(decisions: dict[Action, Decision]) -> Decision | None:
+    """A decision allowing some action (terminate first), or None when none is allowed."""
+    allowed = [d for d in decisions.values() if d.allowed]
+    return (
+        decisions[Action.TERMINATE]
+        if decisions[Action.TERMINATE].allowed
+        else next(iter(allowed), None)
     )
-    return decision, resolved
 
 
 async def run_status(ctx: AttemptContext, pipeline: Pipeline, run_id: str) -> RunStatus:
@@ -76,15 +96,24 @@ async def history(
             resolved = await ctx.resolve(policy, pipeline)
         except VectorShiftError as exc:
             raise LookupFailedError(exc) from None
-        if not decide(policy, actor, facts, pipeline_id=resolved.id, where=where).allowed:
+        if not _any_action(policy, actor, facts, resolved.id, where):
             return []
         return await ctx.audit.history(pipeline_ids=[resolved.id], run_id=run_id)
-    if decide(policy, actor, facts, pipeline_id="*", where=where).allowed:
+    if _any_action(policy, actor, facts, "*", where):
         return await ctx.audit.history(pipeline_ids=None)
     allowed = {
         pid
         for rule in policy.rules
         for pid in rule.pipelines
-        if pid != "*" and decide(policy, actor, facts, pipeline_id=pid, where=where).allowed
+        if pid != "*" and _any_action(policy, actor, facts, pid, where)
     }
     return await ctx.audit.history(pipeline_ids=sorted(allowed)) if allowed else []
+
+
+def _any_action(
+    policy: Policy, actor: Actor, facts: ActorFacts, pipeline_id: str, where: Where
+) -> bool:
+    return any(
+        decide(policy, actor, facts, pipeline_id=pipeline_id, where=where, action=a).allowed
+        for a in Action
+    )

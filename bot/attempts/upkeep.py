@@ -15,7 +15,7 @@ from typing import Final
 
 from bot.attempts.confirm import AttemptRequest
 from bot.attempts.context import AttemptContext
-from bot.attempts.execute import Execution, FailureReason, seen_done, verified_text
+from bot.attempts.execute import Execution, FailureReason, described, seen_done
 from bot.attempts.lifecycle import Abandoned, Attempt, Outcome, Reconciled, Source
 from bot.domain import ActionCommand, Actor, PipelineRef, Where
 
@@ -69,7 +69,7 @@ async def reconcile(
         change = Reconciled(
             Outcome.SUCCEEDED if seen else Outcome.UNCONFIRMED,
             error=RESTARTED,
-            verified_status=verified_text(status),
+            verified_status=described(attempt.action, status),
         )
         updated = await ctx.audit.record(attempt.id, change)
         if updated is not None:

@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session
 from bot.attempts.lifecycle import (
     ATTEMPT_FIELDS,
     AUDIT_FIELDS,
+    FOLD_DEFAULTS,
     Applied,
     Attempt,
     Change,
@@ -60,6 +61,7 @@ from bot.attempts.lifecycle import (
     Started,
     Submitted,
     apply,
+    holds_run,
 )
 from bot.audit import AuditReadError
 from bot.audit.chain import canonical_json, event_hash, hashes_equal, iso_utc
@@ -75,7 +77,6 @@ CHAIN_LOCK_KEY: Final = 0x76735F6175646974
 
 _DATETIME_FIELDS: Final = frozenset({"requested_at", "completed_at"})
 _REACHED_API: Final = (Outcome.PENDING, Outcome.SUCCEEDED, Outcome.FAILED, Outcome.UNCONFIRMED)
-_BLOCKING: Final = frozenset({Outcome.PENDING, Outcome.SUCCEEDED})
 _CLAIM_ROUNDS: Final = 8
 """Compare-and-set rounds before giving up; each lost round means another claimer won."""
 _STREAM_ROWS: Final = 1_000
@@ -320,7 +321,9 @@ class AuditRepository:
             if holder_id == attempt_id:
                 return None
             holder = _get(session, holder_id)
-            if holder is not None and holder.outcome in _BLOCKING:
+            claimer = _get(session, attempt_id)
+            action = claimer.action if claimer is not None else Action.TERMINATE
+            if holder is not None and holds_run(holder, action):
                 return holder
             # Compare-and-set: only the claimer that still sees the old holder replaces it;
             # on PostgreSQL a concurrent one waits on the row lock, then matches nothing.
@@ -372,9 +375,9 @@ class AuditRepository:
         return await self._read("attempt", lambda session: _get(session, attempt_id))
 
     async def blocking_attempt(
-        self, *, base_url: str, pipeline_id: str, run_id: str
+        self, *, base_url: str, pipeline_id: str, run_id: str, action: Action = Action.TERMINATE
     ) -> Attempt | None:
-        """The attempt holding this run if it is pending or succeeded, else None (read-only).
+        """The attempt holding this run against `action` (`lifecycle.holds_run`), else None.
 
         Raises:
             AuditReadError: if the store cannot be read.
@@ -384,7 +387,7 @@ class AuditRepository:
         def work(session: Session) -> Attempt | None:
             holder_id = session.execute(select(_claims.c.attempt_id).where(key)).scalar()
             holder = _get(session, holder_id) if holder_id is not None else None
-            return holder if holder is not None and holder.outcome in _BLOCKING else None
+            return holder if holder is not None and holds_run(holder, action) else None
 
         return await self._read("run claim", work)
 
@@ -775,7 +778,7 @@ def _projection_problem(session: Session) -> str | None:
             if row is not None and _get(session, attempt_id) is not None:
                 return f"attempt {row['id']} has state but no events"
             return f"attempt {attempt_id} has events but no state"
-        folded: dict[str, object] = {}
+        folded: dict[str, object] = dict(FOLD_DEFAULTS)
         for event in group:
             folded.update(_parse_object(event.data) or {})
         record = _json_record(_attempt_from(row))

@@ -34,8 +34,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         return run
 
     app.command(ids.COMMAND)(bound(commands.handle_command))
-    app.action(ids.TERMINATE_ACTION)(bound(actions.handle_terminate_button))
+    for action_id in ids.ACTION_BUTTONS:
+        app.action(action_id)(bound(actions.handle_action_button))
     app.action(ids.RETRY_ACTION)(bound(actions.handle_retry_button))
+    app.action(ids.ACTION_CHOICE)(bound(actions.handle_action_choice))
     app.view_submission(ids.CONFIRM_CALLBACK)(bound(views.handle_confirm_submission))
     app.view_closed(ids.CONFIRM_CALLBACK)(bound(views.handle_confirm_closed))
     app.view_closed(ids.RESULT_CALLBACK)(bound(_ack_only))

@@ -1,4 +1,4 @@
-"""The Terminate and Retry buttons: the ack path (SPEC §4.3, §4.4).
+"""The action buttons (Terminate, Pause, Resume), Retry, and the modal's action choice (§4.3–4.5).
 
 A button's value is data, not permission: it is parsed like typed text, and the policy is
 judged on the clicking user and the channel of the click. Nothing is kept of a click that is
@@ -14,20 +14,22 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot.attempts import confirm
 from bot.attempts.lifecycle import Source
-from bot.domain import parse_button_value
+from bot.domain import Action, parse_button_value
 from bot.errors import UsageError
-from bot.slack import blocks, flows
+from bot.slack import blocks, flows, ids
 from bot.slack.deps import Deps
 from bot.slack.requests import Interaction, as_dict, first_action
 
 
-async def handle_terminate_button(
+async def handle_action_button(
     ack: AsyncAck, body: dict[str, Any], interaction: Interaction, deps: Deps
 ) -> None:
-    """Terminate button on an alert or message."""
+    """Terminate, Pause or Resume button on an alert or a result message."""
     await ack()
+    clicked = first_action(body)
+    action = Action(ids.ACTION_BUTTONS.get(str(clicked.get("action_id")), "terminate"))
     try:
-        command = parse_button_value(first_action(body).get("value"))
+        command = parse_button_value(clicked.get("value"), action)
     except UsageError as exc:
         flows.start(
             deps,
@@ -45,7 +47,7 @@ async def handle_terminate_button(
         interaction, command, Source.BUTTON, thread_ts=interaction.thread_ts
     )
     decision = confirm.precheck(
-        deps.attempts, interaction.actor, interaction.where, command.pipeline
+        deps.attempts, interaction.actor, interaction.where, command.pipeline, command.action
     )
     if not decision.allowed:
         flows.start(
@@ -90,3 +92,22 @@ def _remember_clicked(body: dict[str, Any], interaction: Interaction, deps: Deps
         deps.delivery.remember_message(
             interaction.message_ts, str(message.get("text", "")), message["blocks"]
         )
+
+
+async def handle_action_choice(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    interaction: Interaction,  # noqa: ARG001 - the modal itself shows the choice
+    deps: Deps,
+) -> None:
+    """The confirmation's terminate/pause radio: the modal follows the choice."""
+    await ack()
+    selected = as_dict(first_action(body).get("selected_option")).get("value")
+    if selected not in {a.value for a in blocks.CHOICES}:
+        return
+    flows.start(
+        deps,
+        flows.switch_action(deps, as_dict(body.get("view")), Action(str(selected))),
+        name="switch_action",
+        interaction=None,  # nothing to tell: the modal simply keeps its last state
+    )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -48,17 +49,26 @@ TITLE_MAX: Final = 24
 ELLIPSIS: Final = "…"
 
 TITLE = "Terminate run"
+TITLES: Final = {
+    Action.TERMINATE: "Terminate run",
+    Action.PAUSE: "Pause run",
+    Action.RESUME: "Resume run",
+}
 USAGE = (
     "*Usage*\n"
-    "• `/vs-terminate <pipeline> <run> [reason…]` — stop a run (asks for confirmation)\n"
+    "• `/vs-terminate <pipeline> <run> [reason…]` — stop a run for good (asks for confirmation)\n"
+    "• `/vs-terminate pause <pipeline> <run> [reason…]` — stop a run where it is; it can be "
+    "resumed\n"
+    "• `/vs-terminate resume <pipeline> <run> [reason…]` — carry on a paused run\n"
     "• `/vs-terminate status <pipeline> <run>` — current status of a run\n"
     "• `/vs-terminate history [<pipeline> [<run>]]` — the last 10 attempts\n"
-    "• `/vs-terminate can-i <pipeline>` — whether you may terminate it here, and why\n"
+    "• `/vs-terminate can-i <pipeline>` — what you may do to its runs here, and why\n"
     "• `/vs-terminate help` — this message\n"
     "`<pipeline>` is a pipeline id, an alias from the policy file, or a name "
     '(quote it if it has spaces: `"Nightly ETL"`).\n'
     "*Examples*\n"
     "`/vs-terminate nightly-etl 65f2a0c0ffee0123456789ab stuck in a retry loop`\n"
+    "`/vs-terminate pause nightly-etl 65f2a0c0ffee0123456789ab looks wrong, checking`\n"
     '`/vs-terminate "Nightly ETL" 65f2a0c0ffee0123456789ab`'
 )
 
@@ -202,10 +212,34 @@ def attempt_pipeline(attempt: Attempt) -> str:
 
 VERB: Final = {Action.TERMINATE: "terminate", Action.PAUSE: "pause", Action.RESUME: "resume"}
 DONE: Final = {Action.TERMINATE: "Terminated", Action.PAUSE: "Paused", Action.RESUME: "Resumed"}
-DOING: Final = {
-    Action.TERMINATE: "terminated",
-    Action.PAUSE: "paused",
-    Action.RESUME: "resumed",
+PAST: Final = {Action.TERMINATE: "terminated", Action.PAUSE: "paused", Action.RESUME: "resumed"}
+WORKING: Final = {
+    Action.TERMINATE: "Terminating…",
+    Action.PAUSE: "Pausing…",
+    Action.RESUME: "Resuming…",
+}
+MEANING: Final = {
+    Action.TERMINATE: "It cannot be undone.",
+    Action.PAUSE: "It stops where it is; it can be resumed.",
+    Action.RESUME: "It carries on from where it was paused.",
+}
+"""What each action means, said in the modal before anyone confirms (SPEC §4.5)."""
+TARGET: Final = {
+    Action.TERMINATE: "the run stopped",
+    Action.PAUSE: "the run is paused",
+    Action.RESUME: "the run is running again",
+}
+MAYBE: Final = {
+    Action.TERMINATE: "have stopped",
+    Action.PAUSE: "be paused",
+    Action.RESUME: "be running again",
+}
+CHOICES: Final = (Action.TERMINATE, Action.PAUSE)
+"""The actions a confirmation may switch between before it is submitted."""
+BUTTON_OF: Final = {
+    Action.TERMINATE: ids.TERMINATE_ACTION,
+    Action.PAUSE: ids.PAUSE_ACTION,
+    Action.RESUME: ids.RESUME_ACTION,
 }
 
 
@@ -258,7 +292,8 @@ def _linked(text: str) -> str:
 
 def denial_text(decision: Decision) -> str:
     """Why a request is denied, with when to try again and who could do it instead."""
-    lines = [f":no_entry: You may not terminate this run here. {_linked(decision.reason)}"]
+    verb = VERB[decision.action]
+    lines = [f":no_entry: You may not {verb} this run here. {_linked(decision.reason)}"]
     if decision.retry_at is not None:
         lines.append(f"You may try again after {_when(decision.retry_at)}.")
     if decision.who_could:
@@ -298,7 +333,7 @@ def after_result_error_text(outcome: str, correlation_id: str) -> str:
 def audit_failed_text(correlation_id: str) -> str:
     """The audit trail could not be written, so the bot did nothing (fail closed)."""
     return (
-        ":x: The audit trail could not be written, so nothing was terminated. "
+        ":x: The audit trail could not be written, so nothing was done to the run. "
         f"Tell an admin the reference `{correlation_id}`."
     )
 
@@ -326,8 +361,8 @@ def lookup_error_text(blocker: Blocker) -> str:
 def trigger_expired_text() -> str:
     """Slack refused to open the modal because the 3-second trigger window passed."""
     return (
-        ":hourglass: Slack did not let the confirmation open in time. Nothing was terminated; "
-        "please run the command again."
+        ":hourglass: Slack did not let the confirmation open in time. Nothing was done to the "
+        "run; please run the command again."
     )
 
 
@@ -357,52 +392,66 @@ def history_reply(attempts: list[Attempt]) -> Reply:
     """The `history` answer: newest first; outcome, who and when, the pipeline as plain text."""
     if not attempts:
         return _ephemeral(
-            "No termination attempts on pipelines you may terminate.",
-            [_section("No termination attempts on pipelines you may terminate.")],
+            "No attempts on pipelines you may act on.",
+            [_section("No attempts on pipelines you may act on.")],
         )
-    lines = ["*Last termination attempts*"]
+    lines = ["*Last attempts*"]
     rows = []
     for a in attempts:
         run = a.run_id or "?"
         lines.append(
-            f"• {_when(a.requested_at)} — <@{a.user_id}> — {neutral(attempt_pipeline(a))} "
-            f"run `{run}` — *{a.outcome.value}*"
+            f"• {_when(a.requested_at)} — <@{a.user_id}> — {VERB[a.action]} "
+            f"{neutral(attempt_pipeline(a))} run `{run}` — *{a.outcome.value}*"
         )
         rows.append(
             [
                 _t(f"{_when(a.requested_at)} — "),
                 _user(a.user_id),
-                _t(f" — {attempt_pipeline(a)} run "),
+                _t(f" — {VERB[a.action]} {attempt_pipeline(a)} run "),
                 _t(run, code=True),
                 _t(" — "),
                 _t(a.outcome.value, bold=True),
             ]
         )
-    return _ephemeral(
-        "\n".join(lines), [_section("*Last termination attempts*"), _rich(*rows, bullets=True)]
-    )
+    return _ephemeral("\n".join(lines), [_section("*Last attempts*"), _rich(*rows, bullets=True)])
 
 
-def can_i_reply(decision: Decision, pipeline: Pipeline, channel_id: str) -> Reply:
-    """The `can-i` answer: allowed or not here, which rule decides, and who could instead."""
+def can_i_reply(decisions: Mapping[Action, Decision], pipeline: Pipeline, channel_id: str) -> Reply:
+    """The `can-i` answer: which actions are allowed here, which rule decides, who could instead.
+
+    Args:
+        decisions: the decision for each action (terminate, pause, resume).
+        pipeline: the resolved pipeline.
+        channel_id: where the question was asked.
+    """
     label = _pipeline_label(pipeline.name, pipeline.id)
-    may = "may" if decision.allowed else "may not"
-    icon = ":white_check_mark:" if decision.allowed else ":no_entry:"
-    explained = "\n".join(_linked(line) for line in explain(decision))
+    allowed = [a for a in (Action.PAUSE, Action.RESUME, Action.TERMINATE) if decisions[a].allowed]
+    if allowed:
+        icon = ":white_check_mark:"
+        head = f"You may {_listed([VERB[a] for a in allowed])} runs of"
+    else:
+        icon, head = ":no_entry:", "You may not terminate, pause or resume runs of"
+    # The terminate decision explains the rule; another action's, when only that is allowed.
+    shown = decisions[Action.TERMINATE]
+    if not shown.allowed and allowed:
+        shown = decisions[allowed[0]]
+    explained = "\n".join(_linked(line) for line in explain(shown))
+    denied = [a for a in Action if not decisions[a].allowed and allowed]
+    if denied:
+        explained += "\n" + "\n".join(
+            f"Not {VERB[a]}: {_linked(decisions[a].reason)}" for a in denied
+        )
     return _ephemeral(
-        f"{icon} You {may} terminate runs of {neutral(label)} in <#{channel_id}>.\n{explained}",
+        f"{icon} {head} {neutral(label)} in <#{channel_id}>.\n{explained}",
         [
-            _rich(
-                [
-                    _emoji(icon),
-                    _t(f" You {may} terminate runs of {label} in "),
-                    _channel(channel_id),
-                    _t("."),
-                ]
-            ),
+            _rich([_emoji(icon), _t(f" {head} {label} in "), _channel(channel_id), _t(".")]),
             _section(explained),
         ],
     )
+
+
+def _listed(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,13 +465,14 @@ def _modal(
     callback_id: str = ids.RESULT_CALLBACK,
     metadata: str = "",
     close: str = "Close",
+    title: str = TITLE,
 ) -> View:
     if len(metadata) > METADATA_MAX:
         raise ValueError("private_metadata holds an attempt id and a nonce, nothing longer")
     view: View = {
         "type": "modal",
         "callback_id": callback_id,
-        "title": plain(TITLE, limit=TITLE_MAX),
+        "title": plain(title, limit=TITLE_MAX),
         "close": plain(close, limit=TITLE_MAX),
         "notify_on_close": True,
         "private_metadata": metadata,
@@ -448,14 +498,45 @@ def _details(attempt: Attempt, status: RunStatus | None) -> Block:
     )
 
 
-def confirm_modal(prep: Preparation, metadata: str) -> View:
-    """The details and the Terminate submit button (callback `vs_terminate_confirm`)."""
-    attempt = prep.attempt
-    unknown = prep.status is not None and prep.status.state is RunState.UNKNOWN
-    body: list[Block] = [
-        _section("*You are about to terminate this run.* It cannot be resumed."),
-        _details(attempt, prep.status),
+def _explanation(action: Action) -> Block:
+    return _section(f"*You are about to {VERB[action]} this run.* {MEANING[action]}")
+
+
+def _choice(action: Action) -> Block:
+    """The terminate/pause radio: a terminate can become a pause before it is submitted."""
+    options = [
+        {
+            "text": plain(f"{VERB[a].capitalize()} — {MEANING[a]}", limit=75),
+            "value": a.value,
+        }
+        for a in CHOICES
     ]
+    return {
+        "type": "actions",
+        "block_id": ids.ACTION_CHOICE_BLOCK,
+        "elements": [
+            {
+                "type": "radio_buttons",
+                "action_id": ids.ACTION_CHOICE,
+                "options": options,
+                "initial_option": options[CHOICES.index(action)],
+            }
+        ],
+    }
+
+
+def confirm_modal(prep: Preparation, metadata: str) -> View:
+    """The details and the action's submit button (callback `vs_terminate_confirm`).
+
+    It says plainly what the action does; a terminate or a pause offers the other one.
+    """
+    attempt = prep.attempt
+    action = attempt.action
+    unknown = prep.status is not None and prep.status.state is RunState.UNKNOWN
+    body: list[Block] = [_explanation(action)]
+    if action in CHOICES:
+        body.append(_choice(action))
+    body.append(_details(attempt, prep.status))
     if unknown:
         body.append(
             _plain_context("VectorShift reports a status the bot does not know; shown verbatim.")
@@ -465,7 +546,7 @@ def confirm_modal(prep: Preparation, metadata: str) -> View:
         "action_id": ids.REASON_ACTION,
         "multiline": True,
         "max_length": 1000,
-        "placeholder": plain("Why are you stopping it?", limit=150),
+        "placeholder": plain(f"Why {VERB[action]} it?", limit=150),
     }
     if attempt.reason:
         element["initial_value"] = cut(attempt.reason, 1000)
@@ -481,14 +562,47 @@ def confirm_modal(prep: Preparation, metadata: str) -> View:
     body.append(_plain_context(f"Attempt {attempt.id}"))
     return _modal(
         body,
-        submit="Terminate",
+        submit=VERB[action].capitalize(),
         callback_id=ids.CONFIRM_CALLBACK,
         metadata=metadata,
         close="Cancel",
+        title=TITLES[action],
+    )
+
+
+def switched_modal(view: Mapping[str, Any], action: Action) -> View | None:
+    """The open confirmation, switched to `action` (terminate ↔ pause) by its radio buttons.
+
+    Built from the view Slack sent with the click: the details, reason and metadata stay as
+    they are; the explanation, title and submit button follow the choice. None when the view
+    is not a confirmation that can switch (a forged or stale click).
+    """
+    blocks_ = view.get("blocks")
+    if view.get("callback_id") != ids.CONFIRM_CALLBACK or not isinstance(blocks_, list):
+        return None
+    if action not in CHOICES or not blocks_:
+        return None
+    kept = [b for b in blocks_ if isinstance(b, dict)]
+    if len(kept) != len(blocks_) or kept[0].get("type") != "section":
+        return None
+    body = [_explanation(action), *kept[1:]]
+    for block in body:
+        if block.get("block_id") == ids.ACTION_CHOICE_BLOCK:
+            body[body.index(block)] = _choice(action)
+    metadata = view.get("private_metadata")
+    return _modal(
+        body,
+        submit=VERB[action].capitalize(),
+        callback_id=ids.CONFIRM_CALLBACK,
+        metadata=metadata if isinstance(metadata, str) else "",
+        close="Cancel",
+        title=TITLES[action],
     )
 
 
 BLOCKER_WORDS = {
+    Blocker.ALREADY_PAUSED: "The run is already paused; resume or terminate it instead.",
+    Blocker.NOT_PAUSED: "The run is not paused; there is nothing to resume.",
     Blocker.PIPELINE_NOT_FOUND: "No such pipeline for this key: it is not an alias in the policy "
     "file, a pipeline name, or a pipeline id VectorShift knows.",
     Blocker.RUN_NOT_FOUND: "VectorShift does not know this run for this pipeline and key.",
@@ -508,7 +622,7 @@ def _blocked_block(prep: Preparation) -> Block:
     if prep.blocker is Blocker.ALREADY_FINISHED and prep.status is not None:
         return _plain_section(
             f":information_source: The run has already finished "
-            f"({describe_status(prep.status)}); there is nothing to terminate.",
+            f"({describe_status(prep.status)}); there is nothing to {VERB[prep.attempt.action]}.",
             emoji=True,
         )
     words = BLOCKER_WORDS.get(prep.blocker or Blocker.LOOKUP_FAILED, "")
@@ -517,7 +631,8 @@ def _blocked_block(prep: Preparation) -> Block:
 
 def duplicate_text(holder: Attempt) -> str:
     """Someone else's attempt is in flight or succeeded for this run."""
-    verb = "terminated" if holder.outcome is Outcome.SUCCEEDED else "being terminated"
+    past = PAST[holder.action]
+    verb = past if holder.outcome is Outcome.SUCCEEDED else f"being {past}"
     return (
         f":information_source: This run is already {verb} by <@{holder.user_id}> "
         f"(since {_when(holder.requested_at)}, attempt {holder.id})."
@@ -525,35 +640,39 @@ def duplicate_text(holder: Attempt) -> str:
 
 
 def blocked_modal(prep: Preparation) -> View:
-    """The reason a confirmation cannot go ahead; no Terminate button."""
+    """The reason a confirmation cannot go ahead; no submit button."""
     return _modal(
         [
             _blocked_block(prep),
             _details(prep.attempt, prep.status),
             _plain_context(f"Attempt {prep.attempt.id}"),
-        ]
+        ],
+        title=TITLES[prep.attempt.action],
     )
 
 
-def working_modal(attempt: Attempt | None = None) -> View:
+def working_modal(attempt: Attempt, action: Action | None = None) -> View:
     """Shown from the submission's ack until the result is known."""
-    body = [_section(":hourglass_flowing_sand: Terminating…")]
-    if attempt is not None:
-        body.append(_plain_context(f"Attempt {attempt.id}"))
-    return _modal(body)
+    doing = action or attempt.action
+    body = [
+        _section(f":hourglass_flowing_sand: {WORKING[doing]}"),
+        _plain_context(f"Attempt {attempt.id}"),
+    ]
+    return _modal(body, title=TITLES[doing])
 
 
 def verifying_modal(attempt: Attempt) -> View:
-    """VectorShift accepted the call; the app is polling until the run is seen stopped."""
+    """VectorShift accepted the call; the app is polling until the run reaches its target."""
     return _modal(
         [
             _section(
                 ":hourglass_flowing_sand: VectorShift accepted the request. Verifying that "
-                "the run stopped…"
+                f"{TARGET[attempt.action]}…"
             ),
             _plain_context(f"Pipeline: {attempt_pipeline(attempt)} · Run: {attempt.run_id or '?'}"),
             _plain_context(f"Attempt {attempt.id}"),
-        ]
+        ],
+        title=TITLES[attempt.action],
     )
 
 
@@ -587,7 +706,8 @@ def result_modal(execution: Execution) -> View:
             _outcome_block(execution),
             _details(attempt, None),
             _plain_context(f"Attempt {attempt.id}"),
-        ]
+        ],
+        title=TITLES[attempt.action],
     )
 
 
@@ -599,9 +719,9 @@ FAILURE_WORDS = {
     FailureReason.BAD_KEY: "the bot's VectorShift key was rejected; tell an admin",
     FailureReason.NOT_FOUND: "pipeline or run not found for this key",
     FailureReason.RATE_LIMITED: "VectorShift is rate-limiting the bot; try again in a minute",
-    FailureReason.REJECTED: "VectorShift refused to terminate the run",
-    FailureReason.SERVER_ERROR: "VectorShift had an internal error; the run was not terminated",
-    FailureReason.UNREACHABLE: "VectorShift could not be reached; the run was not terminated",
+    FailureReason.REJECTED: "VectorShift refused to {verb} the run",
+    FailureReason.SERVER_ERROR: "VectorShift had an internal error; the run was not {past}",
+    FailureReason.UNREACHABLE: "VectorShift could not be reached; the run was not {past}",
 }
 
 
@@ -631,13 +751,15 @@ def outcome_words(execution: Execution) -> str:
     """The outcome of an attempt in plain words (§4.3); external values are quoted raw."""
     attempt, failure = execution.attempt, execution.failure
     verified = attempt.verified_status or "unknown"
+    action, verb, past = attempt.action, VERB[attempt.action], PAST[attempt.action]
     app_words = _app_words(execution)
     if app_words is not None:
         return app_words
     if attempt.outcome is Outcome.SUCCEEDED:
-        return f"Terminated — verified {verified}."
+        tail = " It can be resumed or terminated." if action is Action.PAUSE else ""
+        return f"{DONE[action]} — verified {verified}.{tail}"
     if attempt.outcome is Outcome.ALREADY_FINISHED:
-        return f"The run had already finished ({verified}); nothing was terminated."
+        return f"The run had already finished ({verified}); nothing was {past}."
     if attempt.outcome is Outcome.DUPLICATE:
         return f"Not sent: {attempt.error or 'another attempt is in flight'}."
     if attempt.outcome is Outcome.DENIED:
@@ -645,7 +767,7 @@ def outcome_words(execution: Execution) -> str:
     if failure is FailureReason.TIMEOUT:
         return (
             f"VectorShift did not answer within {round(execution.waited_s, 1):g} s; the run may "
-            f"or may not have stopped — check status (last seen: {verified})."
+            f"or may not {MAYBE[action]} — check status (last seen: {verified})."
         )
     if failure is FailureReason.STILL_ACTIVE:
         return (
@@ -653,13 +775,19 @@ def outcome_words(execution: Execution) -> str:
             "check status."
         )
     if failure is FailureReason.RESTARTED:
-        return f"The bot restarted during this termination; the run is {verified}; check status."
-    words = FAILURE_WORDS.get(failure or FailureReason.SERVER_ERROR, "the termination failed")
+        during = {Action.TERMINATE: "termination", Action.PAUSE: "pause"}.get(action, "resume")
+        return f"The bot restarted during this {during}; the run is {verified}; check status."
+    words = FAILURE_WORDS.get(failure or FailureReason.SERVER_ERROR, "the {verb} failed")
+    words = words.format(verb=verb, past=past)
     if failure is FailureReason.REJECTED and attempt.error:
-        words += f": {attempt.error.partition(': ')[2] or attempt.error}"
+        said = attempt.error.partition(": ")[2] or attempt.error
+        words += f": {_HTTP_PREFIX.sub('', said)}"  # the status follows in brackets
     if attempt.http_status:
         words += f" (HTTP {attempt.http_status})"
     return f"Failed: {words}."
+
+
+_HTTP_PREFIX: Final = re.compile(r"^HTTP \d{3}: ")
 
 
 def _outcome_block(execution: Execution) -> Block:
@@ -679,7 +807,8 @@ def result_message(execution: Execution, *, buttons: bool = True) -> tuple[str, 
     """
     attempt = execution.attempt
     run = attempt.run_id or "?"
-    headline = f"{_icon(attempt.outcome)} <@{attempt.user_id}> asked to terminate run `{run}`"
+    verb = VERB[attempt.action]
+    headline = f"{_icon(attempt.outcome)} <@{attempt.user_id}> asked to {verb} run `{run}`"
     words = outcome_words(execution)
     shown_words = words if _app_words(execution) is not None else neutral(words)
     text = (
@@ -692,7 +821,7 @@ def result_message(execution: Execution, *, buttons: bool = True) -> tuple[str, 
                 _emoji(_icon(attempt.outcome)),
                 _t(" "),
                 _user(attempt.user_id),
-                _t(" asked to terminate run "),
+                _t(f" asked to {verb} run "),
                 _t(run, code=True),
                 _t(f" of {attempt_pipeline(attempt)}."),
             ]
@@ -714,12 +843,45 @@ def result_message(execution: Execution, *, buttons: bool = True) -> tuple[str, 
                 "elements": [_button("Retry", ids.RETRY_ACTION, attempt.id)],
             }
         )
+    elif buttons:
+        body.extend(_next_actions(attempt))
     return _message(text, body)
+
+
+def _action_buttons(actions: tuple[Action, ...], value: str) -> Block:
+    return {
+        "type": "actions",
+        "block_id": "vs_terminate_actions",
+        "elements": [
+            _button(
+                VERB[a].capitalize(),
+                BUTTON_OF[a],
+                value,
+                style="danger" if a is Action.TERMINATE else None,
+            )
+            for a in actions
+        ],
+    }
+
+
+def _next_actions(attempt: Attempt) -> list[Block]:
+    """What may follow a verified pause (resume, terminate) or resume (pause, terminate)."""
+    if attempt.outcome is not Outcome.SUCCEEDED or not (attempt.pipeline_id and attempt.run_id):
+        return []
+    value = f"{attempt.pipeline_id} {attempt.run_id}"
+    if attempt.action is Action.PAUSE:
+        return [_action_buttons((Action.RESUME, Action.TERMINATE), value)]
+    if attempt.action is Action.RESUME:
+        return [_action_buttons((Action.PAUSE, Action.TERMINATE), value)]
+    return []
 
 
 def audit_message(attempt: Attempt, permalink: str | None) -> tuple[str, list[Block]]:
     """The audit channel's compact record of one outcome or denial."""
-    app = f"{_icon(attempt.outcome)} *{attempt.outcome.value}* · <@{attempt.user_id}>"
+    app = (
+        f"{_icon(attempt.outcome)} *{attempt.outcome.value}* · {VERB[attempt.action]} · "
+        f"<@{attempt.user_id}>"
+    )
     where = f" · in <#{attempt.channel_id}>" if attempt.channel_id else ""
     link = f" · <{permalink}|message>" if permalink else ""
     facts = [f"{attempt_pipeline(attempt)} run {attempt.run_id or '?'}"]
@@ -733,7 +895,7 @@ def audit_message(attempt: Attempt, permalink: str | None) -> tuple[str, list[Bl
         _emoji(_icon(attempt.outcome)),
         _t(" "),
         _t(attempt.outcome.value, bold=True),
-        _t(" · "),
+        _t(f" · {VERB[attempt.action]} · "),
         _user(attempt.user_id),
         _t(" · " + " · ".join(facts)),
     ]
@@ -756,20 +918,14 @@ def chain_head_line(count: int, head: str | None) -> str:
 def alert_message(
     *, text: str, pipeline: str, run_id: str, button_value: str
 ) -> tuple[str, list[Block]]:
-    """An alert with a Terminate button; `text` is rendered as plain text."""
+    """An alert with Pause and Terminate buttons; `text` is rendered as plain text."""
     fallback = f"Alert: {neutral(text)} (pipeline {neutral(pipeline)}, run {run_id})"
     return _message(
         fallback,
         [
             _plain_section(text),
             _plain_context(f"Pipeline: {pipeline} · Run: {run_id}"),
-            {
-                "type": "actions",
-                "block_id": "vs_terminate_actions",
-                "elements": [
-                    _button("Terminate", ids.TERMINATE_ACTION, button_value, style="danger")
-                ],
-            },
+            _action_buttons((Action.PAUSE, Action.TERMINATE), button_value),
         ],
     )
 
@@ -777,13 +933,25 @@ def alert_message(
 def finished_alert(
     original_blocks: list[Block], fallback: str, attempt: Attempt
 ) -> tuple[str, list[Block]]:
-    """The alert after a termination: buttons replaced by the outcome, who did it and when."""
-    kept = [b for b in original_blocks if b.get("type") != "actions"]
+    """A clicked alert or result after an action: its buttons replaced by what happened.
+
+    A verified pause shows who paused it and offers Resume and Terminate; a verified resume
+    offers Pause and Terminate; anything else leaves no button.
+    """
+    kept = [
+        b
+        for b in original_blocks
+        if b.get("type") != "actions" and b.get("block_id") != "vs_terminate_outcome"
+    ]
+    done = attempt.outcome.value
+    if attempt.outcome is Outcome.SUCCEEDED and attempt.action is not Action.TERMINATE:
+        done = PAST[attempt.action]  # "paused", "resumed": what the next clicker needs to know
     note = (
-        f"{_icon(attempt.outcome)} *{attempt.outcome.value}* — <@{attempt.user_id}> at "
+        f"{_icon(attempt.outcome)} *{done}* — <@{attempt.user_id}> at "
         f"{_when(attempt.completed_at or attempt.requested_at)} (attempt {attempt.id})"
     )
-    return _message(f"{fallback} — {attempt.outcome.value}", [*kept, _section(note)])
+    outcome = {"type": "section", "block_id": "vs_terminate_outcome", "text": mrkdwn(note)}
+    return _message(f"{fallback} — {done}", [*kept, outcome, *_next_actions(attempt)])
 
 
 def stand_in_text(attempt: Attempt) -> str:

@@ -64,7 +64,7 @@ async def handle_command(
 async def _act(ack: AsyncAck, command: ActionCommand, interaction: Interaction, deps: Deps) -> None:
     request = flows.request_for(interaction, command, Source.SLASH_COMMAND)
     decision = confirm.precheck(
-        deps.attempts, interaction.actor, interaction.where, command.pipeline
+        deps.attempts, interaction.actor, interaction.where, command.pipeline, command.action
     )
     if not decision.allowed:
         deps.metrics.acks_total.labels(kind="denied").inc()

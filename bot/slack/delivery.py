@@ -260,7 +260,8 @@ class Delivery:
         attempt = execution.attempt
         text, message_blocks = blocks.result_message(execution)
         channel = attempt.message_channel or attempt.channel_id
-        thread_ts = attempt.message_ts or attempt.thread_ts
+        # The clicked message may itself be a reply: answer in its thread, not under the reply.
+        thread_ts = attempt.thread_ts or attempt.message_ts
         posted = await self._deliver(
             attempt=attempt,
             channel=channel,

@@ -20,7 +20,7 @@ from bot.attempts import confirm, execute, queries, upkeep
 from bot.attempts.confirm import AttemptRequest
 from bot.attempts.lifecycle import Attempt, Source
 from bot.attempts.queries import LookupFailedError
-from bot.domain import ActionCommand, CanICommand, HistoryCommand, StatusCommand
+from bot.domain import Action, ActionCommand, CanICommand, HistoryCommand, StatusCommand
 from bot.policy import Decision
 from bot.slack import blocks
 from bot.slack.deps import Deps
@@ -166,8 +166,29 @@ async def _tell(deps: Deps, request: AttemptRequest, text: str) -> None:
     )
 
 
+async def switch_action(deps: Deps, view: dict[str, Any], action: Action) -> None:
+    """The user switched the confirmation between terminate and pause: show what that means."""
+    switched = blocks.switched_modal(view, action)
+    view_id, view_hash = view.get("id"), view.get("hash")
+    if switched is None or not isinstance(view_id, str):
+        return
+    try:
+        await deps.client.views_update(
+            view_id=view_id, hash=view_hash if isinstance(view_hash, str) else None, view=switched
+        )
+    except SlackApiError as exc:
+        # A newer state of the modal won the race (hash_conflict) or it was closed: keep it.
+        logger.info("confirmation not switched: %s", exc.response.get("error"))
+
+
 async def run_action(
-    deps: Deps, attempt_id: str, nonce: str, reason: str, interaction: Interaction
+    deps: Deps,
+    attempt_id: str,
+    nonce: str,
+    reason: str,
+    interaction: Interaction,
+    *,
+    action: Action | None = None,
 ) -> None:
     """After a confirmed submission: act, verify, and tell everyone the result."""
     view_id = interaction.view_id
@@ -185,7 +206,7 @@ async def run_action(
         await show(blocks.verifying_modal(attempt))
 
     execution = await execute.execute(
-        deps.attempts, attempt_id, nonce, reason, on_accepted=accepted
+        deps.attempts, attempt_id, nonce, reason, action=action, on_accepted=accepted
     )
     if execution is None:
         return
@@ -249,7 +270,11 @@ async def retry(deps: Deps, attempt_id: str, interaction: Interaction) -> None:
         received_at=interaction.received_at,
     )
     decision = confirm.precheck(
-        deps.attempts, interaction.actor, interaction.where, request.command.pipeline
+        deps.attempts,
+        interaction.actor,
+        interaction.where,
+        request.command.pipeline,
+        request.command.action,
     )
     if not decision.allowed:
         await deny_click(deps, request, decision)
@@ -264,11 +289,11 @@ async def retry(deps: Deps, attempt_id: str, interaction: Interaction) -> None:
 async def answer_status(deps: Deps, interaction: Interaction, command: StatusCommand) -> None:
     """`/vs-terminate status`: for users the policy lets act on that pipeline."""
     try:
-        decision, pipeline = await queries.can_act(
+        decisions, pipeline = await queries.can_act(
             deps.attempts, interaction.actor, interaction.where, command.pipeline
         )
-        if not decision.allowed:
-            reply = blocks.ephemeral(blocks.denial_text(decision))
+        if not queries.may_act(decisions):
+            reply = blocks.ephemeral(blocks.denial_text(decisions[Action.TERMINATE]))
         else:
             status = await queries.run_status(deps.attempts, pipeline, command.run_id)
             reply = blocks.status_reply(pipeline, command.run_id, status)
@@ -292,10 +317,10 @@ async def answer_history(deps: Deps, interaction: Interaction, command: HistoryC
 async def answer_can_i(deps: Deps, interaction: Interaction, command: CanICommand) -> None:
     """`/vs-terminate can-i`: allowed or not here, the deciding rule, and who could instead."""
     try:
-        decision, resolved = await queries.can_act(
+        decisions, resolved = await queries.can_act(
             deps.attempts, interaction.actor, interaction.where, command.pipeline
         )
-        reply = blocks.can_i_reply(decision, resolved, interaction.where.channel_id)
+        reply = blocks.can_i_reply(decisions, resolved, interaction.where.channel_id)
     except LookupFailedError as exc:
         reply = blocks.ephemeral(blocks.lookup_error_text(exc.blocker))
     await _respond(deps, interaction, reply)

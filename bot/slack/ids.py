@@ -17,6 +17,20 @@ REASON_ACTION: Final = "reason"
 
 TERMINATE_ACTION: Final = "vs_terminate"
 """The Terminate button on alerts and other messages; value `"<pipeline> <run>"`."""
+PAUSE_ACTION: Final = "vs_pause"
+"""The Pause button beside Terminate (SPEC §4.5); same value grammar."""
+RESUME_ACTION: Final = "vs_resume"
+"""The Resume button on a verified pause's result; same value grammar."""
+ACTION_BUTTONS: Final = {
+    TERMINATE_ACTION: "terminate",
+    PAUSE_ACTION: "pause",
+    RESUME_ACTION: "resume",
+}
+"""Each action button's id and the action it asks for (the value never decides the action)."""
+
+ACTION_CHOICE_BLOCK: Final = "action"
+ACTION_CHOICE: Final = "action"
+"""The confirmation modal's terminate/pause radio buttons (values `terminate`, `pause`)."""
 RETRY_ACTION: Final = "vs_terminate_retry"
 """The Retry button on a failure message; value = the failed attempt's id."""
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bot.domain import Actor, Where
+from bot.domain import Action, Actor, Where
 from bot.slack import ids
 
 
@@ -83,6 +83,14 @@ def first_action(body: dict[str, Any]) -> dict[str, Any]:
     """The clicked element of a `block_actions` payload."""
     actions = body.get("actions")
     return as_dict(actions[0]) if isinstance(actions, list) and actions else {}
+
+
+def action_choice(view: dict[str, Any]) -> Action | None:
+    """The action chosen with the confirmation's radio buttons, or None (none, or not ours)."""
+    values = as_dict(as_dict(view.get("state")).get("values"))
+    choice = as_dict(as_dict(values.get(ids.ACTION_CHOICE_BLOCK)).get(ids.ACTION_CHOICE))
+    value = as_dict(choice.get("selected_option")).get("value")
+    return Action(value) if value in {"terminate", "pause"} else None
 
 
 def reason_value(view: dict[str, Any]) -> object:

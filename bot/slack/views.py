@@ -16,7 +16,7 @@ from bot.domain import Where, clean_reason
 from bot.errors import UsageError
 from bot.slack import blocks, flows, ids
 from bot.slack.deps import Deps
-from bot.slack.requests import Interaction, as_dict, reason_value
+from bot.slack.requests import Interaction, action_choice, as_dict, reason_value
 
 
 async def handle_confirm_submission(
@@ -29,6 +29,7 @@ async def handle_confirm_submission(
         await ack(response_action="update", view=blocks.stale_modal())
         return
     attempt_id, nonce = parsed
+    chosen = action_choice(view)
     try:
         reason = clean_reason(reason_value(view))
     except UsageError as exc:
@@ -45,13 +46,14 @@ async def handle_confirm_submission(
             errors={ids.REASON_BLOCK: blocks.reason_required_text(check.attempt)},
         )
         return
-    await ack(response_action="update", view=blocks.working_modal(check.attempt))
+    action = chosen if chosen is not None and check.attempt.action in blocks.CHOICES else None
+    await ack(response_action="update", view=blocks.working_modal(check.attempt, action))
     # The submission payload names no channel: failures are told where the attempt began.
     interaction.response_url = check.attempt.response_url
     interaction.where = Where(check.attempt.channel_id or "", is_dm=check.attempt.channel_is_dm)
     flows.start(
         deps,
-        flows.run_action(deps, attempt_id, nonce, reason, interaction),
+        flows.run_action(deps, attempt_id, nonce, reason, interaction, action=action),
         name="run_action",
         interaction=interaction,
     )

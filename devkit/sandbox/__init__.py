@@ -30,6 +30,7 @@ from typing import Any, Final, TextIO
 import httpx
 
 from bot.attempts.lifecycle import Outcome
+from bot.slack.ids import PAUSE_ACTION, RESUME_ACTION
 from devkit.fakes import FakeSlack, FakeVectorShift, RunScript, SlackCall, SlackUser
 from devkit.payloads import SlackClient
 from devkit.render import (
@@ -110,10 +111,12 @@ RUN_ASKED: Final = "66aa00bb11cc22dd33ee4402"
 RUN_DONE: Final = "66aa00bb11cc22dd33ee4403"
 RUN_FLAKY: Final = "66aa00bb11cc22dd33ee4404"
 RUN_ALERTED: Final = "66aa00bb11cc22dd33ee4405"
+RUN_WANDERING: Final = "66aa00bb11cc22dd33ee4406"
 
 EXPECTED_OUTCOMES: Final = Counter(
     {
-        Outcome.SUCCEEDED.value: 3,  # steps 1, 4 (the retry) and 5
+        Outcome.SUCCEEDED.value: 7,  # steps 1, 4 (the retry), 5 and 6 (pause, resume, pause,
+        # terminate)
         Outcome.DENIED.value: 2,  # step 2
         Outcome.ALREADY_FINISHED.value: 1,  # step 3
         Outcome.FAILED.value: 1,  # step 4's first try
@@ -137,6 +140,7 @@ RUNS: Final = (
     SampleRun(NIGHTLY_ETL, RUN_DONE, RunScript.ALREADY_FINISHED, "already finished"),
     SampleRun(EMBEDDINGS, RUN_FLAKY, RunScript.FAILS_THEN_SUCCEEDS, "first terminate fails (500)"),
     SampleRun(NIGHTLY_ETL, RUN_ALERTED, RunScript.SUCCEEDS, "running; stops when terminated"),
+    SampleRun(EMBEDDINGS, RUN_WANDERING, RunScript.SUCCEEDS, "running; pauses, resumes, stops"),
     # Short ids for typing in --interactive (VectorShift's are 24 hex characters).
     SampleRun(NIGHTLY_ETL, "run-ok-1", RunScript.SUCCEEDS, "running; stops when terminated"),
     SampleRun(NIGHTLY_ETL, "run-ok-2", RunScript.SUCCEEDS, "running; stops when terminated"),
@@ -554,6 +558,7 @@ class Script:
             ("3. Dana (admin) picks a run that has already finished", self.finished),
             ("4. A terminate fails; Alice clicks Retry", self.retry),
             ("5. An alert arrives with a Terminate button; Carol clicks it", self.alert),
+            ("6. Carol pauses a run from an alert, looks, resumes; pauses, terminates", self.pause),
         ]
         for title, step in steps:
             self.out.title(title)
@@ -606,7 +611,9 @@ class Script:
             f"expected the confirmation modal, got:\n{view_text(view, self.s.audience)}",
         )
         typed = reason if reason is not None else _reason_in(view)
-        self.out.say(f"{self.s.audience.user(user)} presses Terminate (reason: {typed!r})")
+        submit = view.get("submit")
+        label = submit.get("text") if isinstance(submit, dict) else "Terminate"
+        self.out.say(f"{self.s.audience.user(user)} presses {label} (reason: {typed!r})")
         return [*shown, *await self.s.submit(user, typed)]
 
     async def allowed(self) -> None:
@@ -766,6 +773,65 @@ class Script:
             "expected the alert's Terminate button to be gone",
         )
         self.out.ok("result in the alert's thread; the alert shows the outcome, button removed")
+
+    async def pause(self) -> None:
+        """Step 6: pause from an alert, look, resume; pause again from the result, terminate."""
+        body = {
+            "channel": INCIDENTS,
+            "pipeline": "embeddings",
+            "run": RUN_WANDERING,
+            "text": "Embeddings refresh is writing far more rows than usual",
+        }
+        self.out.say(f"An alerting tool posts to /api/alerts: {json.dumps(body)}")
+        ts = await self.s.alert(body)
+        self.s.flush()
+        await self._act(PAUSE_ACTION, ts, "pausing to look at what it wrote", "Paused")
+        edited = self.s.slack.message(INCIDENTS, ts)
+        _require(
+            edited is not None and "paused" in view_text({"blocks": edited.blocks}),
+            "expected the alert to say it was paused, and by whom",
+        )
+        status = self.s.stack.vectorshift.run_status(EMBEDDINGS, RUN_WANDERING)
+        self.out.say(f"(the run's status at VectorShift is now {status!r}; Carol looks around)")
+        await self._act(RESUME_ACTION, ts, "rows are fine, a new customer", "Resumed")
+        await self._act(PAUSE_ACTION, ts, "it is writing duplicates after all", "Paused")
+        await self._act(TERMINATE_ACTION, ts, "duplicates confirmed; stopping it", "Terminated")
+        self.out.ok("paused, resumed, paused again and terminated, each in the alert's thread")
+
+    async def _act(self, action_id: str, alert_ts: str, reason: str, done: str) -> None:
+        """Carol clicks an action button in the alert's thread (or on the alert), confirms."""
+        offering = [
+            m
+            for m in self.s.slack.messages(INCIDENTS)
+            if alert_ts in {m.ts, m.thread_ts}
+            and any(b.action_id == action_id for b in buttons(m.blocks))
+        ]
+        _require(bool(offering), f"expected a message in the alert's thread to offer {action_id}")
+        message = offering[-1]
+        button = next(b for b in buttons(message.blocks) if b.action_id == action_id)
+        where = "the alert" if message.ts == alert_ts else "the last result"
+        self.out.say(f"@carol clicks {button.label} on {where}")
+        since = time.monotonic()
+        await self.s.click(button, user=CAROL, channel=INCIDENTS, message_ts=message.ts)
+        submitted = time.monotonic()
+        await self._confirm(CAROL, since=since, reason=reason)
+        await self.s.expect(
+            "chat.postMessage",
+            "the result in the alert's thread",
+            since=submitted,
+            where=_in_thread(alert_ts),
+        )
+        await self.s.expect(
+            "chat.update",
+            f"{where} updated with what happened",
+            since=submitted,
+            where=_edits(message.ts),
+        )
+        shown = self.s.flush()
+        _require(
+            _has(shown, "[#incidents thread]", done),
+            f"expected '… {done}' in the alert's thread",
+        )
 
     async def audit(self) -> None:
         """The audit export as a table; one attempt per step's request, each with its outcome."""

@@ -152,6 +152,7 @@ async def test_csv_export_defuses_formulas_and_jsonl_has_the_spec_fields(stack: 
         "api_status",
         "error",
         "verified_status",
+        "action",
     ]
     assert "response_url" not in line
     assert (

@@ -83,7 +83,7 @@ def test_scripted_sandbox_shows_every_step_and_a_verified_audit_trail() -> None:
 
     step5 = section(out, "5. An alert arrives with a Terminate button; Carol clicks it")
     assert "    Nightly ETL has been running for 3h12m (usual: 40 min)\n" in step5
-    assert "    [ Terminate ]\n" in step5
+    assert "    [ Pause ]  [ Terminate ]\n" in step5
     assert (
         "\n  [#incidents thread]\n    ✅ @carol asked to terminate run 66aa00bb11cc22dd33ee4405"
         in step5
@@ -96,8 +96,18 @@ def test_scripted_sandbox_shows_every_step_and_a_verified_audit_trail() -> None:
     audit = section(out, "Audit trail (vs-terminate-bot audit export)")
     assert re.findall(r"  (succeeded|failed|denied|already_finished) ", audit) == [
         "succeeded", "denied", "denied", "already_finished", "failed", "succeeded", "succeeded",
+        "succeeded", "succeeded", "succeeded", "succeeded",
     ]  # fmt: skip
-    assert "  (7 attempts; `audit export --format csv` for all fields)" in audit
+    assert "  (11 attempts; `audit export --format csv` for all fields)" in audit
+
+    step6 = section(out, "6. Carol pauses a run from an alert, looks, resumes; pauses, terminates")
+    assert "    [ Pause ]  [ Terminate ]\n" in step6  # the alert
+    assert "    ✅ Paused — verified paused. It can be resumed or terminated.\n" in step6
+    assert "    [ Resume ]  [ Terminate ]\n" in step6  # the pause's result
+    assert "    ✅ Resumed — verified running again (running).\n" in step6
+    assert (
+        "  ✓ paused, resumed, paused again and terminated, each in the alert's thread\n" in step6
+    )
 
     verify = section(out, "vs-terminate-bot audit verify")
     assert re.search(r"\n  ok: \d+ events verified, head [0-9a-f]{64}\n", verify), verify

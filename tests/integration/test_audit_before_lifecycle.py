@@ -184,7 +184,10 @@ async def test_an_upgraded_old_store_exports_the_same_records(upgraded_repositor
     records = await upgraded_repository.export()
 
     assert len(old) == 8
-    assert records == old
+    # Every old field unchanged, in its place; `action` (exported since pause and resume came)
+    # is `terminate` for everything written before it existed (SPEC §6).
+    assert records == [{**record, "action": "terminate"} for record in old]
+    assert all(list(r)[-1] == "action" for r in records)
 
 
 async def test_every_old_attempt_is_a_termination(upgraded_repository, fixture_rows):

@@ -68,6 +68,7 @@ async def test_export_returns_every_attempt_in_requested_order_with_exact_fields
         "api_status": "success",
         "error": None,
         "verified_status": None,
+        "action": "terminate",
     }
 
 

@@ -95,7 +95,7 @@ async def test_first_event_carries_its_kind_and_every_audit_field_and_nothing_el
     assert data["source"] == "slash_command"
     assert "response_url" not in data
     assert "nonce" not in data
-    assert "action" not in data
+    assert data["action"] == "terminate"  # audited since pause and resume (SPEC §6)
     assert "owner" not in data
 
 

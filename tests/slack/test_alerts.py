@@ -164,7 +164,8 @@ async def test_status_and_history_answer_ephemerally(bot: InProcessBot) -> None:
         await slack.command("history nightly-etl", user=ADMIN, channel=INCIDENTS)
         history = await bot.slack.async_wait_for("response_url", count=2)
     assert history.args["response_type"] == "ephemeral"
-    assert history.args["text"].startswith("*Last termination attempts*")
+    assert history.args["text"].startswith("*Last attempts*")
+    assert f"— terminate Nightly ETL ({PIPELINE_ID}) run `{run}` —" in history.args["text"]
     assert f"<@{ADMIN}>" in history.args["text"]
     assert "*succeeded*" in history.args["text"]
     assert view_of is not None and ALERTS_TOKEN

@@ -181,8 +181,10 @@ def test_alert_text_is_plain_text_and_the_button_carries_the_command_grammar() -
     )
     assert text == "Alert: &lt;!channel&gt; ∗urgent∗ (pipeline nightly-etl, run run1)"
     assert shown[0]["text"] == {"type": "plain_text", "text": "<!channel> *urgent*", "emoji": False}
-    [button] = shown[2]["elements"]
-    assert (button["action_id"], button["value"]) == (ids.TERMINATE_ACTION, "nightly-etl run1")
+    assert [(b["action_id"], b["value"]) for b in shown[2]["elements"]] == [
+        (ids.PAUSE_ACTION, "nightly-etl run1"),
+        (ids.TERMINATE_ACTION, "nightly-etl run1"),
+    ]
 
 
 def test_a_finished_alert_loses_its_buttons_and_says_who_did_it() -> None:
@@ -204,21 +206,20 @@ def test_status_history_and_audit_lines() -> None:
     status = blocks.status_reply(pipeline, "run1", RunStatus(RunState.ACTIVE, "running"))
     assert status["text"] == f"Run `run1` of Nightly ETL ({PIPELINE}) is running (`running`)."
     assert rich(status["blocks"]) == f"Run run1 of Nightly ETL ({PIPELINE}) is running (running)."
-    assert blocks.history_reply([])["text"] == (
-        "No termination attempts on pipelines you may terminate."
-    )
+    assert blocks.history_reply([])["text"] == "No attempts on pipelines you may act on."
     assert blocks.history_reply([ATTEMPT])["text"] == (
-        "*Last termination attempts*\n"
-        f"• 2026-12-01 09:30 UTC — <@U0ALICE0001> — Nightly ETL ({PIPELINE}) run `run1` — *succeeded*"
+        "*Last attempts*\n"
+        f"• 2026-12-01 09:30 UTC — <@U0ALICE0001> — terminate Nightly ETL ({PIPELINE}) run `run1` "
+        "— *succeeded*"
     )
     text, shown = blocks.audit_message(ATTEMPT, "https://slack.test/p1")
     assert text == (
-        f":white_check_mark: *succeeded* · <@U0ALICE0001> · Nightly ETL ({PIPELINE}) run run1 "
-        "· attempt att-1 · in <#C0INCIDENTS> · <https://slack.test/p1|message>"
+        f":white_check_mark: *succeeded* · terminate · <@U0ALICE0001> · Nightly ETL ({PIPELINE}) "
+        "run run1 · attempt att-1 · in <#C0INCIDENTS> · <https://slack.test/p1|message>"
     )
     assert rich(shown) == (
-        f"white_check_mark succeeded · U0ALICE0001 · Nightly ETL ({PIPELINE}) run run1 · "
-        "attempt att-1 · in C0INCIDENTS · https://slack.test/p1"
+        f"white_check_mark succeeded · terminate · U0ALICE0001 · Nightly ETL ({PIPELINE}) run run1 "
+        "· attempt att-1 · in C0INCIDENTS · https://slack.test/p1"
     )
 
 

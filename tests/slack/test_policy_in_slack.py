@@ -144,5 +144,5 @@ async def test_can_i_explains_the_decision(bot: InProcessBot) -> None:
         await slack.command("can-i nightly-etl", user=ALICE, channel=RANDOM)
         answer = await bot.slack.async_wait_for("response_url")
     text = answer.args["text"]
-    assert text.startswith(":no_entry: You may not terminate runs of Nightly ETL")
+    assert text.startswith(":no_entry: You may not terminate, pause or resume runs of Nightly ETL")
     assert "data-oncall" in text

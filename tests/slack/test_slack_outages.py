@@ -86,7 +86,7 @@ async def test_when_the_first_audit_write_fails_the_modal_says_so_and_nothing_is
     assert "Checking" not in texts(shown)
     assert bot.vectorshift.terminate_calls == []
     told = bot.slack.calls("response_url")
-    assert any("nothing was terminated" in texts(c.args) for c in told)
+    assert any("nothing was done to the run" in texts(c.args) for c in told)
 
 
 async def test_a_hung_vectorshift_call_is_reported_with_the_wait_that_happened(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import Actor, ActorFacts, Where
+from bot.domain import Action, Actor, ActorFacts, Where
 from bot.errors import PolicyFileError
 from bot.policy import (
     Decision,
@@ -590,11 +590,11 @@ def test_describe_says_what_each_rule_allows() -> None:
         "Admins (any run, anywhere, DMs included): U0ADMIN01, W0GRIDADM.",
         f"Aliases: nightly-etl = {ETL}, billing = {BILLING}.",
         "Rule data-oncall (line 7): S0DATAONCALL, U0ALICE, U0FOREIGNNAMED, U0GUESTNAMED, "
-        f"W0GRIDBOB may terminate runs of nightly-etl ({ETL}) in C0INCIDENTS; a reason is "
+        f"W0GRIDBOB may pause, resume or terminate runs of nightly-etl ({ETL}) in C0INCIDENTS; a reason is "
         "required.",
-        "Rule sre-anywhere (line 14): S0SRE may terminate runs of any pipeline in any channel "
+        "Rule sre-anywhere (line 14): S0SRE may pause, resume or terminate runs of any pipeline in any channel "
         "except DMs.",
-        f"Rule billing-team (line 20): U0CAROL may terminate runs of {OTHER}, billing ({BILLING}) "
+        f"Rule billing-team (line 20): U0CAROL may pause, resume or terminate runs of {OTHER}, billing ({BILLING}) "
         "in C0BILLING, G0PRIVATE.",
         "Everything else is denied.",
     ]
@@ -610,7 +610,7 @@ def test_describe_an_empty_policy() -> None:
 
 def test_describe_shows_limits() -> None:
     assert describe(BUDGET_POLICY)[1] == (
-        "Rule limited (line 1): U0ALICE may terminate runs of any pipeline in C0INCIDENTS; "
+        "Rule limited (line 1): U0ALICE may pause, resume or terminate runs of any pipeline in C0INCIDENTS; "
         "at most 2 per hour per person."
     )
 
@@ -732,10 +732,10 @@ PARSE_ERROR_CASES: dict[str, tuple[str, list[str]]] = {
     "reserved alias": (
         '[aliases]\nstatus = "abc"\nCan-I = "abc"\n',
         [
-            "policy.toml:2: aliases.status: 'status' is a reserved word (can-i, help, history, "
-            "status) and cannot be an alias",
-            "policy.toml:3: aliases.Can-I: 'Can-I' is a reserved word (can-i, help, history, "
-            "status) and cannot be an alias",
+            "policy.toml:2: aliases.status: 'status' is a reserved word (approvals, can-i, help, "
+            "history, pause, resume, status, terminate) and cannot be an alias",
+            "policy.toml:3: aliases.Can-I: 'Can-I' is a reserved word (approvals, can-i, help, "
+            "history, pause, resume, status, terminate) and cannot be an alias",
         ],
     ),
     "alias name with a space": (
@@ -787,7 +787,7 @@ PARSE_ERROR_CASES: dict[str, tuple[str, list[str]]] = {
             "policy.toml:6: rules[1].pipeline: unknown key (did you mean 'pipelines'?)",
             "policy.toml:7: rules[1].require-reason: unknown key (did you mean 'require_reason'?)",
             "policy.toml:8: rules[1].colour: unknown key (expected name, who, pipelines, channels, "
-            "require_reason, max_per_hour)",
+            "require_reason, max_per_hour, actions)",
         ],
     ),
     "bad who ids": (
@@ -919,8 +919,8 @@ def test_parse_reports_every_problem_at_once() -> None:
         parse_policy(text, source="/etc/vs/policy.toml")
     assert raised.value.problems == [
         "/etc/vs/policy.toml:1: admins: 'S0GROUP01' is not a user id (U…/W…)",
-        "/etc/vs/policy.toml:3: aliases.help: 'help' is a reserved word (can-i, help, history, "
-        "status) and cannot be an alias",
+        "/etc/vs/policy.toml:3: aliases.help: 'help' is a reserved word (approvals, can-i, help, "
+        "history, pause, resume, status, terminate) and cannot be an alias",
         "/etc/vs/policy.toml:6: rules[1].who: 'X123' is not a user (U…/W…) or user-group (S…) id",
         "/etc/vs/policy.toml:14: rules[2].max_per_hour: must be a whole number of at least 1",
     ]
@@ -944,3 +944,101 @@ def test_a_dm_named_by_id_is_covered_though_star_never_is() -> None:
     )
     assert _decide("U0ALICE", ETL, DM, policy=policy).allowed is True
     assert _decide("U0ALICE", ETL, GROUP_DM, policy=policy).failed == (Facet.CHANNEL,)
+
+
+# --- actions (SPEC §4.5, §5) -------------------------------------------------------------------
+
+ACTIONS_POLICY = parse_policy(
+    """
+[[rules]]
+name = "pausers"
+who = ["U0ALICE"]
+pipelines = ["*"]
+channels = ["C0INCIDENTS"]
+actions = ["pause", "resume"]
+
+[[rules]]
+name = "stoppers"
+who = ["U0BOB"]
+pipelines = ["*"]
+channels = ["C0INCIDENTS"]
+actions = ["terminate"]
+"""
+)
+
+
+@pytest.mark.parametrize(
+    ("user", "action", "allowed", "rule"),
+    [
+        ("U0ALICE", Action.PAUSE, True, "pausers"),
+        ("U0ALICE", Action.RESUME, True, "pausers"),
+        ("U0ALICE", Action.TERMINATE, False, "pausers"),
+        ("U0BOB", Action.TERMINATE, True, "stoppers"),
+        ("U0BOB", Action.PAUSE, False, "stoppers"),
+    ],
+)
+def test_a_rule_allows_only_its_actions(
+    user: str, action: Action, allowed: bool, rule: str
+) -> None:
+    decision = decide(
+        ACTIONS_POLICY,
+        Actor(user),
+        ActorFacts(),
+        pipeline_id="65f1c0ffee0123456789abcd",
+        where=Where("C0INCIDENTS"),
+        now=NOW,
+        action=action,
+    )
+    assert (decision.allowed, decision.rule, decision.action) == (allowed, rule, action)
+    if not allowed:
+        assert decision.failed == (Facet.ACTION,)
+
+
+def test_a_denied_action_says_which_actions_the_rule_allows_and_who_could() -> None:
+    decision = decide(
+        ACTIONS_POLICY,
+        Actor("U0ALICE"),
+        ActorFacts(),
+        pipeline_id="65f1c0ffee0123456789abcd",
+        where=Where("C0INCIDENTS"),
+        now=NOW,
+        action=Action.TERMINATE,
+    )
+    assert decision.reason == "Rule pausers does not allow terminate (it allows pause and resume)."
+    assert decision.who_could == ("U0BOB",)
+
+
+def test_rules_allow_all_three_actions_unless_they_say_otherwise() -> None:
+    [rule] = parse_policy(
+        '[[rules]]\nname = "r"\nwho = ["U0ALICE"]\npipelines = ["*"]\nchannels = ["*"]\n'
+    ).rules
+    assert rule.actions == frozenset(Action)
+
+
+def test_describe_names_each_rules_actions() -> None:
+    lines = describe(ACTIONS_POLICY)
+    assert "U0ALICE may pause or resume runs of any pipeline in C0INCIDENTS." in lines[1]
+    assert "U0BOB may terminate runs of any pipeline in C0INCIDENTS." in lines[2]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (
+            '"pause"',
+            "rules[1].actions: must be a non-empty list of actions (terminate, pause, resume)",
+        ),
+        ("[]", "rules[1].actions: must be a non-empty list of actions (terminate, pause, resume)"),
+        (
+            '["pause", "stop"]',
+            "rules[1].actions: 'stop' is not an action (terminate, pause, resume)",
+        ),
+    ],
+)
+def test_bad_actions_are_reported_with_their_line_and_field(value: str, problem: str) -> None:
+    with pytest.raises(PolicyFileError) as raised:
+        parse_policy(
+            '[[rules]]\nname = "r"\nwho = ["U0ALICE"]\npipelines = ["*"]\nchannels = ["*"]\n'
+            f"actions = {value}\n"
+        )
+    assert raised.value.problems == [f"policy.toml:6: {problem}"]

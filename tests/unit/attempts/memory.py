@@ -11,12 +11,19 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from bot.attempts.lifecycle import Attempt, Change, Outcome, Started, Submitted, apply
+from bot.attempts.lifecycle import (
+    Attempt,
+    Change,
+    Outcome,
+    Started,
+    Submitted,
+    apply,
+    holds_run,
+)
 from bot.domain import Action, ActionResult, Actor, ActorFacts, Pipeline, RunState, RunStatus
 from bot.errors import AuditWriteError
 from bot.vectorshift import FINISHED_STATUSES, NotFoundError, VectorShiftError
 
-_BLOCKING = frozenset({Outcome.PENDING, Outcome.SUCCEEDED})
 _REACHED_API = frozenset({Outcome.PENDING, Outcome.SUCCEEDED, Outcome.FAILED, Outcome.UNCONFIRMED})
 
 
@@ -74,7 +81,7 @@ class MemoryAudit:
         key = (base_url, pending.pipeline_id, pending.run_id)
         holder_id = self.claims.get(key)
         holder = self.attempts.get(holder_id) if holder_id is not None else None
-        if holder is not None and holder.id != attempt_id and holder.outcome in _BLOCKING:
+        if holder is not None and holder.id != attempt_id and holds_run(holder, pending.action):
             return pending, holder
         self.claims[key] = attempt_id
         return pending, None
@@ -83,11 +90,11 @@ class MemoryAudit:
         return self.attempts.get(attempt_id)
 
     async def blocking_attempt(
-        self, *, base_url: str, pipeline_id: str, run_id: str
+        self, *, base_url: str, pipeline_id: str, run_id: str, action: Action = Action.TERMINATE
     ) -> Attempt | None:
         holder_id = self.claims.get((base_url, pipeline_id, run_id))
         holder = self.attempts.get(holder_id) if holder_id is not None else None
-        return holder if holder is not None and holder.outcome in _BLOCKING else None
+        return holder if holder is not None and holds_run(holder, action) else None
 
     async def budget_times(self, *, user_id: str, rule: str, since: datetime) -> list[datetime]:
         return sorted(

@@ -9,15 +9,17 @@ from memory import Clock, ScriptedVectorShift
 from bot.attempts import confirm, queries
 from bot.attempts.confirm import Blocker
 from bot.attempts.context import AttemptContext
-from bot.domain import Actor, Pipeline, PipelineRef, RunState, Where
+from bot.domain import Action, Actor, Pipeline, PipelineRef, RunState, Where
 from bot.vectorshift import AuthError, ServerError
 
 HERE = Where(INCIDENTS)
 
 
 async def test_can_i_decides_on_fresh_facts_and_names_the_pipeline(ctx: AttemptContext) -> None:
-    allowed, pipeline = await queries.can_act(ctx, Actor(ALICE), HERE, PipelineRef("nightly-etl"))
-    denied, _ = await queries.can_act(ctx, Actor(MALLORY), HERE, PipelineRef("nightly-etl"))
+    alice, pipeline = await queries.can_act(ctx, Actor(ALICE), HERE, PipelineRef("nightly-etl"))
+    mallory, _ = await queries.can_act(ctx, Actor(MALLORY), HERE, PipelineRef("nightly-etl"))
+    allowed, denied = alice[Action.TERMINATE], mallory[Action.TERMINATE]
+    assert queries.may_act(alice) and not queries.may_act(mallory)
     assert (allowed.allowed, allowed.rule, pipeline) == (
         True,
         "oncall",
