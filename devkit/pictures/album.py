@@ -4,8 +4,8 @@
 directory, everything on 127.0.0.1), plays every scene, stops it, then writes for each scene
 `<name>.json` (the Web API call as the bot made it: method, when, arguments, and the message's
 ts when Slack gave it), `<name>.html` (`devkit.slack_html` of that JSON) and `<name>.png`
-(headless Chromium). `redraw` makes the HTML and PNG again from the JSON alone, without the bot, for when
-only the renderer changed.
+(headless Chromium). `redraw` makes the HTML and PNG again from the JSON alone, without the
+bot, for when only the renderer changed.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def take(
         )
         stack.start()
         try:
-            shots, failures = asyncio.run(_play(stack, scenes, Console(stream, color=False)))
+            shots, failures = asyncio.run(_play(stack, scenes, stream))
         finally:
             stack.stop()
     album = Album(failures=failures)
@@ -192,7 +192,7 @@ def _json(shot: Shot) -> str:
 
 
 async def _play(
-    stack: LocalStack, scenes: Sequence[Scene], console: Console
+    stack: LocalStack, scenes: Sequence[Scene], stream: TextIO
 ) -> tuple[dict[str, Shot], dict[str, str]]:
     # Explicit transports: httpx then ignores proxy settings from the environment.
     client = SlackClient(
@@ -203,20 +203,32 @@ async def _play(
     )
     shots: dict[str, Shot] = {}
     failures: dict[str, str] = {}
+    console = Console(stream, color=False)
     async with client, http:
         session = Session(stack, client, http, console)
         studio = Studio(session)
         for scene in scenes:
             console.title(scene.name)
+            seen_from = stream.tell() if isinstance(stream, io.StringIO) else None
             session.mark_log()
             try:
                 shots[scene.name] = await scene.play(studio)
             except (StepFailedError, httpx.HTTPError, LookupError) as exc:
                 session.flush()
-                failures[scene.name] = _failure(str(exc) or type(exc).__name__, session)
+                seen = stream.getvalue()[seen_from:] if isinstance(stream, io.StringIO) else ""
+                failures[scene.name] = _failure(str(exc) or type(exc).__name__, session, seen)
     return shots, failures
 
 
-def _failure(problem: str, session: Session) -> str:
+def _failure(problem: str, session: Session, seen: str) -> str:
+    """The problem, what people saw during the scene, and what the bot logged meanwhile."""
+    parts = [problem]
+    if seen.strip():
+        parts += ["what people saw (as the sandbox prints it):", seen.rstrip()]
     log = session.log_since_mark()[-LOG_TAIL_LINES:]
-    return "\n".join([problem, "the bot's log during the scene:", *(f"  {x}" for x in log)])
+    parts += (
+        ["the bot's log during the scene:", *(f"  {line}" for line in log)]
+        if log
+        else ["(nothing in the bot's log during the scene)"]
+    )
+    return "\n".join(parts)
