@@ -153,7 +153,10 @@ def mrkdwn_html(text: str, names: Audience) -> str:
     text = _ITALIC.sub(r"<i>\1</i>", text)
     text = _STRIKE.sub(r"<s>\1</s>", text)
     text = _emoji_codes(text)
-    # Holes may sit inside holes' neighbours but never inside each other: one pass fills them.
+    # A code hole may hold a mention's hole (`` `<@U1>` ``), whose number is smaller: fill
+    # them in order, so each one is complete before a later one takes it in.
+    for index in range(len(holes)):
+        holes[index] = _HOLE.sub(lambda m: holes[int(m[1])], holes[index])
     return _HOLE.sub(lambda m: holes[int(m[1])], text)
 
 

@@ -199,6 +199,12 @@ def test_the_bots_emoji_become_unicode(code: str, char: str) -> None:
     assert Parsed(mrkdwn_html(f":{code}:", NAMES)).text == char
 
 
+def test_a_mention_inside_code_is_named_too() -> None:
+    page = Parsed(mrkdwn_html("`<@U0ALICE01> <b>` ```x <#C0INCIDENTS>```", NAMES))
+    assert page.text == "@alice <b> x #incidents"
+    assert "\ue000" not in page.text
+
+
 def test_bold_spans_a_mention_and_snake_case_stays_plain() -> None:
     page = Parsed(mrkdwn_html("*<@U0ALICE01> did it* in run_id_here", NAMES))
     assert page.text == "@alice did it in run_id_here"
