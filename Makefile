@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest system-deps sandbox bench clean
+.PHONY: run test lint typecheck pytest system-deps sandbox bench clean pictures pictures-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,16 @@ pytest: $(STAMP) system-deps
 	$(BIN)/pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
 test: lint typecheck pytest
+
+# Debian's chromium and two fonts for `make pictures`; silent when present. Only `pictures`
+# depends on it: `make test` never starts a browser.
+pictures-deps:
+	bash scripts/pictures-deps.sh
+
+# Pictures of what people see in Slack, from the Block Kit JSON the real bot sends (README,
+# "What people see"): JSON, HTML and PNG per scene in docs/pictures/.
+pictures: $(STAMP) pictures-deps
+	PYTHONPATH=. $(BIN)/python -m devkit.pictures docs/pictures
 
 bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python bench/run.py

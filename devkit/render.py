@@ -61,6 +61,8 @@ EMOJI: Final = {
     "hourglass_flowing_sand": "⏳",
     "heavy_minus_sign": "➖",
     "link": "🔗",
+    "double_vertical_bar": "⏸️",
+    "arrow_forward": "▶️",
 }
 
 _USER_MENTION: Final = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")

@@ -1,0 +1,140 @@
+"""The pictures `make pictures` takes: one named scene each, in the order the README shows them.
+
+A scene is a short play against the running bot (`Studio`) that ends by naming the recorded
+Web API call to draw (`Shot`). Each scene starts from a run of its own, so scenes can be added,
+dropped or reordered freely. To add a picture, write a coroutine like the ones below and add a
+`Scene(name, caption, play)` to `SCENES`; its files are `<name>.json`, `.html` and `.png`.
+
+The people, channels and policy are the sandbox's (`devkit.sandbox`): @alice and @carol are in
+@data-oncall, which may terminate the two sample pipelines from #incidents, giving a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final
+
+from bot.slack.ids import RETRY_ACTION, TERMINATE_ACTION
+from devkit.fakes import RunScript, SlackCall
+from devkit.pictures.studio import Shot, Studio, has_button, in_channel
+from devkit.sandbox import ALICE, CAROL, EMBEDDINGS, INCIDENTS
+
+__all__ = ["SCENES", "Scene"]
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One picture: how to get the bot to send it, and what it shows.
+
+    Attributes:
+        name: The files' stem (`confirm-modal` → `confirm-modal.png`); lowercase and dashes.
+        caption: One line saying what the picture shows (page title, README alt text).
+        play: Drives the bot and returns the call to draw.
+    """
+
+    name: str
+    caption: str
+    play: Callable[[Studio], Awaitable[Shot]]
+
+
+STUCK_REASON: Final = "stuck in a retry loop since 02:00"
+ALERT_TEXT: Final = "Nightly ETL has been running for 3h12m (usual: 40 min)"
+
+
+def _both(*tests: Callable[[SlackCall], bool]) -> Callable[[SlackCall], bool]:
+    return lambda call: all(test(call) for test in tests)
+
+
+async def confirm_modal(studio: Studio) -> Shot:
+    """@alice asks to stop a stuck run; the confirmation modal shows its details."""
+    run = studio.new_run()
+    call = await studio.open_confirmation(ALICE, INCIDENTS, f"nightly-etl {run} {STUCK_REASON}")
+    await studio.cancel(ALICE)
+    return Shot(call)
+
+
+async def result_succeeded(studio: Studio) -> Shot:
+    """@alice confirms; the result is posted in #incidents."""
+    run = studio.new_run()
+    since = await studio.terminate(ALICE, INCIDENTS, f"nightly-etl {run} {STUCK_REASON}")
+    call = await studio.expect(
+        "chat.postMessage", "the result in #incidents", since=since, where=in_channel(INCIDENTS)
+    )
+    return Shot(call, studio.posted_ts(call))
+
+
+async def result_failed(studio: Studio) -> Shot:
+    """VectorShift answers 500; the failure is posted with a Retry button."""
+    run = studio.new_run(RunScript.FAILS, pipeline=EMBEDDINGS)
+    since = await studio.terminate(
+        ALICE, INCIDENTS, f"embeddings {run} OOM-killed and restarting in a loop"
+    )
+    call = await studio.expect(
+        "chat.postMessage",
+        "the failure with a Retry button",
+        since=since,
+        where=_both(in_channel(INCIDENTS), has_button(RETRY_ACTION)),
+    )
+    return Shot(call, studio.posted_ts(call))
+
+
+def _alert_body(run: str) -> dict[str, str]:
+    return {"channel": INCIDENTS, "pipeline": "nightly-etl", "run": run, "text": ALERT_TEXT}
+
+
+async def alert(studio: Studio) -> Shot:
+    """An alerting tool posts to /api/alerts; the alert carries a Terminate button."""
+    ts, since = await studio.alert(_alert_body(studio.new_run()))
+    call = await studio.expect(
+        "chat.postMessage",
+        "the alert with a Terminate button",
+        since=since,
+        where=_both(in_channel(INCIDENTS), has_button(TERMINATE_ACTION)),
+    )
+    return Shot(call, ts)
+
+
+async def alert_terminated(studio: Studio) -> Shot:
+    """@carol clicks Terminate on the alert and confirms; the alert is edited to the outcome."""
+    ts, _ = await studio.alert(_alert_body(studio.new_run()))
+    since = await studio.confirm_click(
+        CAROL, INCIDENTS, ts, TERMINATE_ACTION, "ETL overran its window, blocking the 06:00 load"
+    )
+    call = await studio.expect(
+        "chat.update",
+        "the alert edited to show the outcome, its button gone",
+        since=since,
+        where=lambda call: call.args.get("ts") == ts and not has_button(TERMINATE_ACTION)(call),
+    )
+    return Shot(call)
+
+
+SCENES: Final = (
+    Scene(
+        "confirm-modal",
+        "The confirmation modal: the run's details and a reason, before anything is sent",
+        confirm_modal,
+    ),
+    Scene(
+        "result-succeeded",
+        "The result in the channel after a successful terminate (verified stopped)",
+        result_succeeded,
+    ),
+    Scene(
+        "result-failed",
+        "The result when VectorShift fails the terminate, with a Retry button",
+        result_failed,
+    ),
+    Scene(
+        "alert",
+        "An alert posted through POST /api/alerts, with its Terminate button",
+        alert,
+    ),
+    Scene(
+        "alert-terminated",
+        "The same alert after someone terminated the run from it",
+        alert_terminated,
+    ),
+)
+"""Every picture, in the README's order; names are unique."""
