@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
-from bot.slack.ids import RETRY_ACTION, TERMINATE_ACTION
+from bot.slack.ids import PAUSE_ACTION, RESUME_ACTION, RETRY_ACTION, TERMINATE_ACTION
 from devkit.fakes import RunScript, SlackCall
 from devkit.pictures.studio import Shot, Studio, has_button, in_channel
 from devkit.sandbox import ALICE, CAROL, EMBEDDINGS, INCIDENTS
@@ -110,6 +110,44 @@ async def alert_terminated(studio: Studio) -> Shot:
     return Shot(call)
 
 
+async def pause_modal(studio: Studio) -> Shot:
+    """@alice asks to pause a run; the confirmation says what a pause means, offers terminate."""
+    run = studio.new_run()
+    call = await studio.open_confirmation(
+        ALICE, INCIDENTS, f"pause nightly-etl {run} writing far more rows than usual"
+    )
+    await studio.cancel(ALICE)
+    return Shot(call)
+
+
+async def result_paused(studio: Studio) -> Shot:
+    """@carol pauses a run from its alert; the result offers Resume and Terminate."""
+    ts, _ = await studio.alert(_alert_body(studio.new_run()))
+    since = await studio.confirm_click(
+        CAROL, INCIDENTS, ts, PAUSE_ACTION, "pausing to look at what it wrote"
+    )
+    call = await studio.expect(
+        "chat.postMessage",
+        "the pause's result in the alert's thread, with Resume and Terminate",
+        since=since,
+        where=lambda call: call.args.get("thread_ts") == ts and has_button(RESUME_ACTION)(call),
+    )
+    return Shot(call, studio.posted_ts(call))
+
+
+async def alert_paused(studio: Studio) -> Shot:
+    """The alert after the pause: who paused it, and what may follow."""
+    ts, _ = await studio.alert(_alert_body(studio.new_run()))
+    since = await studio.confirm_click(CAROL, INCIDENTS, ts, PAUSE_ACTION, "looking into it")
+    call = await studio.expect(
+        "chat.update",
+        "the alert edited to show the pause",
+        since=since,
+        where=lambda call: call.args.get("ts") == ts and has_button(RESUME_ACTION)(call),
+    )
+    return Shot(call)
+
+
 SCENES: Final = (
     Scene(
         "confirm-modal",
@@ -135,6 +173,21 @@ SCENES: Final = (
         "alert-terminated",
         "The same alert after someone terminated the run from it",
         alert_terminated,
+    ),
+    Scene(
+        "pause-modal",
+        "The confirmation of a pause: what it means, and the switch between pause and terminate",
+        pause_modal,
+    ),
+    Scene(
+        "result-paused",
+        "The result of a verified pause, with Resume and Terminate",
+        result_paused,
+    ),
+    Scene(
+        "alert-paused",
+        "An alert after someone paused its run: who, when, and what may follow",
+        alert_paused,
     ),
 )
 """Every picture, in the README's order; names are unique."""

@@ -105,9 +105,7 @@ def test_scripted_sandbox_shows_every_step_and_a_verified_audit_trail() -> None:
     assert "    ✅ Paused — verified paused. It can be resumed or terminated.\n" in step6
     assert "    [ Resume ]  [ Terminate ]\n" in step6  # the pause's result
     assert "    ✅ Resumed — verified running again (running).\n" in step6
-    assert (
-        "  ✓ paused, resumed, paused again and terminated, each in the alert's thread\n" in step6
-    )
+    assert "  ✓ paused, resumed, paused again and terminated, each in the alert's thread\n" in step6
 
     verify = section(out, "vs-terminate-bot audit verify")
     assert re.search(r"\n  ok: \d+ events verified, head [0-9a-f]{64}\n", verify), verify

@@ -664,7 +664,13 @@ def test_empty_policy_has_nothing() -> None:
 
 def test_the_example_policy_parses() -> None:
     policy = load_policy(REPO / "policy.example.toml")
-    assert [r.name for r in policy.rules] == ["data-oncall", "billing-team", "sre-anywhere"]
+    assert [r.name for r in policy.rules] == [
+        "data-oncall",
+        "data-pause",
+        "billing-team",
+        "sre-anywhere",
+    ]
+    assert policy.rules[1].actions == frozenset({Action.PAUSE, Action.RESUME})
     assert suspicious_ids(policy) == []
 
 
