@@ -27,12 +27,17 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.board import AlertBoard, ShownAs
+from bot.alerts.endpoint import REFUSED, AlertsEndpoint, TokenBucket
+from bot.alerts.formats import FORMATS
 from bot.attempts import upkeep
 from bot.attempts.context import VERIFY_DELAYS_S, AttemptContext
 from bot.attempts.execute import Execution
+from bot.attempts.lifecycle import Outcome
 from bot.audit.db import Database
 from bot.audit.repository import AuditRepository
 from bot.config import Settings
+from bot.domain import Action
 from bot.errors import BotError, ConfigError
 from bot.metrics import Metrics
 from bot.policy_store import PolicyStore
@@ -45,7 +50,7 @@ from bot.slack.error_handler import report
 from bot.tasks import TaskSupervisor
 from bot.transport import VectorShiftTransport
 from bot.vectorshift import VectorShiftClient, default_timeout
-from bot.web import AlertsEndpoint, Router, TokenBucket
+from bot.web import Router
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +77,10 @@ REFUSED_TOKEN_ERRORS = frozenset(
 """`apps.connections.open` errors that mean the app token itself is refused."""
 APP_TOKEN_CHECK_S = 3.0
 """The startup check waits this long; a slow Slack delays neither `/healthz` nor the start."""
+ALERTS_PER_S = 2.0
+ALERTS_BURST = 30
+"""The alert endpoints' shared rate limit: a request (one alert, or one Alertmanager group) is
+one token; 30 at once covers a restart's backlog of groups, 2/s a flood of a leaked token."""
 
 
 class StartupError(BotError):
@@ -93,6 +102,18 @@ class Runtime:
     policy: PolicyStore
     tasks: TaskSupervisor
     metrics: Metrics
+
+
+def start_counters_at_zero(metrics: Metrics) -> None:
+    """Every attempt and alert series exists from the start, so `rate()` works from event one."""
+    metrics.start_at_zero(
+        metrics.attempts_total, action=[a.value for a in Action], outcome=[o.value for o in Outcome]
+    )
+    metrics.start_at_zero(
+        metrics.alerts_total,
+        source=list(FORMATS),
+        result=[*(r.value for r in ShownAs), REFUSED],
+    )
 
 
 def _vectorshift_hooks(metrics: Metrics) -> dict[str, list[Callable[..., Awaitable[None]]]]:
@@ -229,6 +250,7 @@ async def open_runtime(
         raise StartupError("HTTP mode needs SLACK_SIGNING_SECRET to verify Slack's requests")
     async with AsyncExitStack() as stack:
         metrics = Metrics()
+        start_counters_at_zero(metrics)
         database = Database.open(settings.database_url)
         stack.push_async_callback(database.close)
         policy = PolicyStore(settings.policy_file)
@@ -317,18 +339,24 @@ async def open_runtime(
             client=client,
             tasks=tasks,
             metrics=metrics,
-            alerts=repository,
             opening=Gate(opening_limit),
         )
         register(app, deps)
-        alerts = None
+        alerts: list[AlertsEndpoint] = []
         if settings.alerts_tokens:
-            alerts = AlertsEndpoint(
-                tokens=tuple(t.get() for t in settings.alerts_tokens),
-                delivery=delivery,
-                store=repository,
-                bucket=TokenBucket(rate_per_s=2, burst=30),
-            )
+            board = AlertBoard(repository, delivery)
+            bucket = TokenBucket(rate_per_s=ALERTS_PER_S, burst=ALERTS_BURST)
+            alerts = [
+                AlertsEndpoint(
+                    format=alert_format,
+                    tokens=tuple(t.get() for t in settings.alerts_tokens),
+                    board=board,
+                    bucket=bucket,
+                    metrics=metrics,
+                    default_channel=settings.alerts_default_channel,
+                )
+                for alert_format in FORMATS.values()
+            ]
         router = Router(
             slack=None if socket_mode else app,
             health=database.ping,

@@ -9,6 +9,7 @@ Secrets are wrapped in `Secret`, whose repr is `***`, so they cannot leak throug
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,9 @@ from typing import Final
 from dotenv import dotenv_values
 
 from bot.errors import ConfigError
+
+_CHANNEL_ID: Final = re.compile(r"[CG][A-Z0-9]{2,30}")
+"""A public (C…) or private (G…) channel id; alerts never go to DMs."""
 
 DEFAULT_SLACK_API_URL: Final = "https://slack.com/api/"
 DEFAULT_VECTORSHIFT_BASE_URL: Final = "https://api.vectorshift.ai/v1"
@@ -62,6 +66,7 @@ class Settings:
     database_url: str = "sqlite+pysqlite:///vs_terminate.db"
     policy_file: Path = Path("policy.toml")
     audit_channel: str | None = None
+    alerts_default_channel: str | None = None
     audit_hmac_key: Secret | None = None
     alerts_tokens: tuple[Secret, ...] = ()
     host: str = "0.0.0.0"  # noqa: S104 - a server in a container listens on every interface
@@ -176,6 +181,9 @@ def load_settings(
     audit_channel = get("VS_AUDIT_CHANNEL")
     if audit_channel is not None and audit_channel[:1] not in {"C", "G"}:
         problems.append("VS_AUDIT_CHANNEL must be a channel id such as C0123ABCD")
+    alerts_channel = get("VS_ALERTS_DEFAULT_CHANNEL")
+    if alerts_channel is not None and not _CHANNEL_ID.fullmatch(alerts_channel):
+        problems.append("VS_ALERTS_DEFAULT_CHANNEL must be a channel id such as C0123ABCD")
 
     alerts_raw = get("VS_ALERTS_TOKEN")
     alerts = tuple(Secret(t.strip()) for t in (alerts_raw or "").split(",") if t.strip())
@@ -210,6 +218,7 @@ def load_settings(
         database_url=database_url,
         policy_file=Path(get("VS_POLICY_FILE") or "policy.toml"),
         audit_channel=audit_channel,
+        alerts_default_channel=alerts_channel,
         audit_hmac_key=secret("VS_AUDIT_HMAC_KEY"),
         alerts_tokens=alerts,
         host=get("HOST") or "0.0.0.0",  # noqa: S104

@@ -1,19 +1,21 @@
 """Value types and parsers: the words of SPEC §4.1, §4.4 and §6 as Python types.
 
-Everything here is pure. Parsers take raw text from Slack (or an alerting tool), undo Slack's
-HTML escaping, accept the curly quotes Slack clients produce, check ids against the one id
-grammar, and raise `UsageError` / `InvalidFieldError` saying exactly what was wrong. A button
-value is data, not permission: it goes through the same parser as typed text.
+Everything here is pure. Parsers take raw text from Slack, undo Slack's HTML escaping, accept
+the curly quotes Slack clients produce, check ids against the one id grammar, and raise
+`UsageError` saying exactly what was wrong. A button value is data, not permission: it goes
+through the same parser as typed text. Alert bodies are parsed in `bot.alerts.formats` into the
+`Alert` defined here.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from bot.errors import InvalidFieldError, UsageError
+from bot.errors import UsageError
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 """Run ids (and pipeline ids): undocumented strings, in practice 24 hex characters (§1)."""
@@ -35,9 +37,9 @@ RESERVED_WORDS = frozenset(
 )
 """Words with a meaning of their own in the first position; no alias may take one (§4.1)."""
 
-_OPEN_QUOTES = {'"': '"', "“": "”", "”": "”", "„": "“"}
+OPEN_QUOTES = {'"': '"', "“": "”", "”": "”", "„": "“"}
 _CLOSE_QUOTES = frozenset({'"', "”", "“"})
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
 
 
 class Action(StrEnum):
@@ -243,7 +245,7 @@ def _tokens(text: str) -> list[_Token]:
         if text[i].isspace():
             i += 1
             continue
-        if text[i] in _OPEN_QUOTES:
+        if text[i] in OPEN_QUOTES:
             j = i + 1
             while j < n and text[j] not in _CLOSE_QUOTES:
                 j += 1
@@ -280,7 +282,7 @@ def _run_id(token: _Token) -> str:
 
 
 def _clip(text: str, limit: int = 40) -> str:
-    text = _CONTROL.sub("", text).replace("`", "'")
+    text = CONTROL_CHARS.sub("", text).replace("`", "'")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -299,7 +301,7 @@ def parse_command(text: str) -> Command:
     if len(text) > MAX_COMMAND_CHARS:
         raise UsageError(f"the command text is longer than {MAX_COMMAND_CHARS} characters")
     text = unescape_slack(text).strip()
-    if _CONTROL.search(text):
+    if CONTROL_CHARS.search(text):
         raise UsageError("the command contains control or invisible characters")
     tokens = _tokens(text)
     if not tokens:
@@ -368,71 +370,66 @@ def clean_reason(text: object) -> str:
     reason = text.strip() if isinstance(text, str) else ""
     if len(reason) > MAX_REASON_CHARS:
         raise UsageError(f"the reason is longer than {MAX_REASON_CHARS} characters")
-    if _CONTROL.search(reason.replace("\n", " ")):
+    if CONTROL_CHARS.search(reason.replace("\n", " ")):
         raise UsageError("the reason contains control or invisible characters")
     return reason
 
 
 # ---------------------------------------------------------------------------------------------
-# Alerts (§4.4)
+# Alerts (§4.4, §4.7); their parsers live in `bot.alerts.formats`
 
 
 @dataclass(frozen=True)
 class Alert:
-    """A validated `POST /api/alerts` body."""
+    """One alert to show in Slack, whichever tool sent it.
+
+    Attributes:
+        channel: where it goes (a channel id).
+        pipeline: the pipeline as the alerting tool named it (id, alias or name).
+        run_id: the run it is about.
+        text: the main line: the native body's `text`, else the `summary` (or `description`).
+        title: `alertname` (Grafana: its title when there is none); None for native alerts.
+        severity: the `severity` label, if any.
+        details: the `description` when the summary is the main line.
+        link: the one link back to the source (`generatorURL`, else Grafana's `panelURL`).
+        resolved: the tool says the alert is over.
+        ended_at: when it ended, as the tool said (None while firing or when not given).
+        thread_ts: post in this thread (native alerts only).
+    """
 
     channel: str
     pipeline: PipelineRef
     run_id: str
     text: str
+    title: str | None = None
+    severity: str | None = None
+    details: str | None = None
+    link: str | None = None
+    resolved: bool = False
+    ended_at: datetime | None = None
     thread_ts: str | None = None
 
     @property
+    def key(self) -> AlertKey:
+        """What makes two alerts the same message: (channel, pipeline as written, run)."""
+        return AlertKey(channel=self.channel, pipeline=self.pipeline.text, run_id=self.run_id)
+
+    @property
     def button_value(self) -> str:
-        """The Terminate button's value, in the command grammar."""
+        """The buttons' value, in the command grammar."""
         pipeline = f'"{self.pipeline.text}"' if self.pipeline.quoted else self.pipeline.text
         return f"{pipeline} {self.run_id}"
 
 
-def parse_alert(body: object) -> Alert:
-    """Validate an alert body `{"channel", "pipeline", "run", "text", "thread_ts"?}`.
+@dataclass(frozen=True)
+class AlertKey:
+    """One alert message per (channel, pipeline as the tool wrote it, run) (§4.4)."""
 
-    Raises:
-        InvalidFieldError: naming the first bad field.
-    """
-    if not isinstance(body, dict):
-        raise InvalidFieldError("body", "must be a JSON object")
-    allowed = {"channel", "pipeline", "run", "text", "thread_ts"}
-    for key in body:
-        if key not in allowed:
-            raise InvalidFieldError(str(key)[:40], "is not a known field")
+    channel: str
+    pipeline: str
+    run_id: str
 
-    def text_field(name: str, *, required: bool = True) -> str | None:
-        value = body.get(name)
-        if value is None and not required:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidFieldError(name, "is required and must be a non-empty string")
-        if _CONTROL.search(value.replace("\n", " ").replace("\t", " ")):
-            raise InvalidFieldError(name, "contains control or invisible characters")
-        return value.strip()
 
-    channel = text_field("channel") or ""
-    if not SLACK_CHANNEL_PATTERN.fullmatch(channel):
-        raise InvalidFieldError("channel", "must be a Slack channel id such as C0123ABCD")
-    pipeline_text = text_field("pipeline") or ""
-    if len(pipeline_text) > MAX_NAME_CHARS or any(q in pipeline_text for q in _OPEN_QUOTES):
-        raise InvalidFieldError("pipeline", f"must be an id, alias or name (≤ {MAX_NAME_CHARS})")
-    run = text_field("run") or ""
-    if not ID_PATTERN.fullmatch(run):
-        raise InvalidFieldError("run", "must be 1–128 letters, digits, '-' or '_'")
-    text = text_field("text") or ""
-    if len(text) > MAX_ALERT_TEXT_CHARS:
-        raise InvalidFieldError("text", f"is longer than {MAX_ALERT_TEXT_CHARS} characters")
-    thread_ts = text_field("thread_ts", required=False)
-    if thread_ts is not None and not SLACK_TS_PATTERN.fullmatch(thread_ts):
-        raise InvalidFieldError(
-            "thread_ts", "must be a Slack message timestamp like 1700000000.000100"
-        )
-    pipeline = PipelineRef(text=pipeline_text, quoted=not ID_PATTERN.fullmatch(pipeline_text))
-    return Alert(channel=channel, pipeline=pipeline, run_id=run, text=text, thread_ts=thread_ts)
+def pipeline_ref(text: str) -> PipelineRef:
+    """A pipeline named by an alerting tool: quoted (a name) unless it is shaped like an id."""
+    return PipelineRef(text=text, quoted=not ID_PATTERN.fullmatch(text))

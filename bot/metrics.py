@@ -4,7 +4,8 @@ Each `Metrics` owns its own `CollectorRegistry` instead of prometheus_client's g
 test (or a benchmark running two runtimes in one process) can build as many as it likes without
 "Duplicated timeseries" errors. Series names carry the `vs_terminate_` namespace:
 
-    vs_terminate_attempts_total{outcome}                    attempts by final outcome
+    vs_terminate_attempts_total{action,outcome}             attempts by action and final outcome
+    vs_terminate_alerts_total{source,result}                alerts by format and what became of them
     vs_terminate_vectorshift_requests_total{operation,status}  status = HTTP code or "error"
     vs_terminate_vectorshift_latency_seconds{operation}    histogram
     vs_terminate_slack_api_errors_total{method,error}       Slack Web API error codes
@@ -14,11 +15,15 @@ test (or a benchmark running two runtimes in one process) can build as many as i
     vs_terminate_background_queue_limit                     the most that may run at once
 
 Label values must come from small fixed sets (outcome names, operation names, HTTP codes, Slack's
-error codes), never from user input, or the series count grows without bound.
+error codes), never from user input, or the series count grows without bound. Counters whose
+label values are known up front are created at zero for each (`start_at_zero`, called by the
+composition root), so `rate()` and alert rules see a series before its first event.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from typing import Final
 
 from prometheus_client import (
@@ -48,8 +53,15 @@ class Metrics:
         r = self.registry
         self.attempts_total = Counter(
             "attempts",
-            "Termination attempts by outcome.",
-            ["outcome"],
+            "Attempts (terminate, pause, resume) by action and outcome.",
+            ["action", "outcome"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.alerts_total = Counter(
+            "alerts",
+            "Alerts received, by source format and what became of each (refused: the request).",
+            ["source", "result"],
             namespace=NAMESPACE,
             registry=r,
         )
@@ -101,6 +113,18 @@ class Metrics:
             namespace=NAMESPACE,
             registry=r,
         )
+
+    @staticmethod
+    def start_at_zero(counter: Counter, **values: Iterable[str]) -> None:
+        """Create `counter`'s series for every combination of the given label values, at zero.
+
+        Args:
+            counter: a counter with exactly these labels.
+            values: each label's possible values.
+        """
+        names = list(values)
+        for combination in itertools.product(*(list(v) for v in values.values())):
+            counter.labels(**dict(zip(names, combination, strict=True)))
 
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition of every metric.

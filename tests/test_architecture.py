@@ -39,7 +39,7 @@ def allow(bot: str = "", third_party: str = "") -> Allowed:
     return Allowed(frozenset(bot.split()), frozenset(third_party.split()))
 
 
-SLACK_LAYER: Final = "errors logs metrics domain policy policy_store attempts tasks slack"
+SLACK_LAYER: Final = "errors logs metrics domain policy policy_store attempts tasks asgi slack"
 
 # Keys: a module path under `bot` ("slack.ids"), or "pkg.*" for a package and everything in it.
 # An exact key beats a "pkg.*" key. "bot" is bot/__init__.py; "migrations.*" is outside `bot/`.
@@ -50,6 +50,7 @@ RULES: Final[dict[str, Allowed]] = {
     "logs": allow(),
     "metrics": allow(third_party="prometheus_client"),
     "slack.ids": allow(),
+    "asgi": allow(),
     "config": allow("errors", "dotenv"),
     "domain": allow("errors"),
     "policy": allow("domain errors policy"),
@@ -69,7 +70,9 @@ RULES: Final[dict[str, Allowed]] = {
     # aiohttp: slack_sdk's async clients raise aiohttp's errors, which delivery must catch.
     # cachetools: delivery and directory keep bounded caches.
     "slack.*": allow(SLACK_LAYER, "slack_bolt slack_sdk aiohttp cachetools"),
-    "web": allow(SLACK_LAYER, "slack_bolt slack_sdk"),
+    # Alerts sit on the Slack layer: they post through `delivery`, render with `blocks`.
+    "alerts.*": allow(f"{SLACK_LAYER} alerts", "slack_sdk aiohttp"),
+    "web": allow(f"{SLACK_LAYER} alerts", "slack_bolt slack_sdk"),
     # doctor, beyond STYLE §3: `errors` (a leaf) to catch PolicyFileError; `audit.migrate` for
     # "database at head"; httpx for the client that `vectorshift` takes by injection.
     "doctor": allow(
@@ -89,7 +92,8 @@ APP_IMPORTERS: Final = {"cli"}
 
 # STYLE §1's layout, so a row cannot be dropped from RULES by accident.
 LAYOUT: Final = [
-    "__main__", "cli", "app", "web", "config", "logs", "metrics", "tasks", "errors", "domain",
+    "__main__", "cli", "app", "web", "asgi", "alerts", "alerts.formats", "alerts.board",
+    "alerts.endpoint", "config", "logs", "metrics", "tasks", "errors", "domain",
     "policy", "policy_store", "vectorshift", "doctor", "attempts", "attempts.lifecycle",
     "attempts.ports", "attempts.context", "attempts.confirm", "attempts.execute",
     "attempts.upkeep", "attempts.queries", "audit.models", "audit.db", "audit.repository",
@@ -420,12 +424,13 @@ def test_the_checker_finds_a_devkit_import() -> None:
 # --- layers and cycles -------------------------------------------------------------------------
 
 LAYERS: Final = (
-    ("errors", "logs", "metrics", "slack.ids"),
+    ("errors", "logs", "metrics", "slack.ids", "asgi"),
     ("config", "domain"),
     ("policy", "vectorshift", "transport", "tasks"),
     ("policy_store",),
     ("attempts",),
     ("audit", "slack"),  # side by side: neither imports the other
+    ("alerts",),
     ("web", "doctor"),
     ("app",),
     ("cli",),

@@ -67,7 +67,7 @@ from bot.audit import AuditReadError
 from bot.audit.chain import canonical_json, event_hash, hashes_equal, iso_utc
 from bot.audit.db import Database
 from bot.audit.models import AlertMessageRow, AttemptRow, AuditEventRow, InstanceRow, RunClaimRow
-from bot.domain import Action
+from bot.domain import Action, AlertKey
 from bot.errors import AuditWriteError
 
 T = TypeVar("T")
@@ -336,13 +336,11 @@ class AuditRepository:
                 return None
         raise AuditWriteError("the run claim stayed contended; try again")
 
-    async def save_alert(self, *, channel: str, pipeline: str, run_id: str, ts: str) -> None:
+    async def save_alert(self, key: AlertKey, ts: str) -> None:
         """Remember (or replace) the message an alert was posted as.
 
         Args:
-            channel: the channel id.
-            pipeline: the alert's pipeline, as the alerting tool wrote it.
-            run_id: the run id.
+            key: the channel, the pipeline as the alerting tool wrote it, and the run.
             ts: the message timestamp.
 
         Raises:
@@ -353,7 +351,7 @@ class AuditRepository:
             now = self._now()
             dialect_insert = postgresql.insert if self._pg else sqlite.insert
             statement = dialect_insert(_alerts).values(
-                channel=channel, pipeline=pipeline, run_id=run_id, ts=ts, updated_at=now
+                channel=key.channel, pipeline=key.pipeline, run_id=key.run_id, ts=ts, updated_at=now
             )
             session.execute(
                 statement.on_conflict_do_update(
@@ -486,16 +484,52 @@ class AuditRepository:
         )
         return await self._read("orphaned attempts", lambda session: _attempts_of(session, query))
 
-    async def alert_ts(self, *, channel: str, pipeline: str, run_id: str) -> str | None:
+    async def alert_ts(self, key: AlertKey) -> str | None:
         """The timestamp of the message posted for this alert, or None.
 
         Raises:
             AuditReadError: if the store cannot be read.
         """
         query = select(_alerts.c.ts).where(
-            _alerts.c.channel == channel, _alerts.c.pipeline == pipeline, _alerts.c.run_id == run_id
+            _alerts.c.channel == key.channel,
+            _alerts.c.pipeline == key.pipeline,
+            _alerts.c.run_id == key.run_id,
         )
         return await self._read("alert message", lambda session: session.execute(query).scalar())
+
+    async def run_holder(self, *, pipeline: str, run_id: str) -> Attempt | None:
+        """The attempt holding a run's claim, for a run named as an alert names it.
+
+        An alert names its pipeline as the tool wrote it (id, alias or name); attempts record
+        both that reference and the id it resolved to. The run's claims are found through
+        either, and the newest holder is returned: the action in flight, or the last one that
+        went ahead (a verified pause, a terminate), or a failure.
+
+        Raises:
+            AuditReadError: if the store cannot be read.
+        """
+        named = (
+            select(_attempts.c.base_url, _attempts.c.pipeline_id)
+            .where(
+                _attempts.c.run_id == run_id,
+                or_(_attempts.c.pipeline_ref == pipeline, _attempts.c.pipeline_id == pipeline),
+                _attempts.c.pipeline_id.is_not(None),
+                _attempts.c.base_url.is_not(None),
+            )
+            .distinct()
+        )
+
+        def work(session: Session) -> Attempt | None:
+            holders = []
+            for base_url, pipeline_id in session.execute(named):
+                key = _claim_key(base_url, pipeline_id, run_id)
+                holder_id = session.execute(select(_claims.c.attempt_id).where(key)).scalar()
+                holder = _get(session, holder_id) if holder_id is not None else None
+                if holder is not None:
+                    holders.append(holder)
+            return max(holders, key=lambda a: a.requested_at, default=None)
+
+        return await self._read("run claim", work)
 
     async def chain_head(self) -> tuple[int, str | None]:
         """The number of events and the latest event's hash (None when there are none).

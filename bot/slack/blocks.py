@@ -10,8 +10,8 @@ text, run statuses, error messages) never renders as live mrkdwn: it goes into `
 objects, and where a mrkdwn string cannot be avoided (a message's `text` fallback) it is
 `neutral`-ised, so it can neither mention `<!channel>`, link, nor format (`*bold*`, `_italic_`,
 `~strike~`, `` `code` ``). `mrkdwn` objects carry only what the app wrote: its own words,
-mentions of Slack ids, ids validated by the grammar, and policy text an admin wrote. Direct
-messages carry no buttons.
+mentions of Slack ids, ids validated by the grammar, policy text an admin wrote, and an alert's
+one link back to its source (an http(s) URL, entity-escaped). Direct messages carry no buttons.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any, Final
 from bot.attempts.confirm import Blocker, Preparation, describe_status
 from bot.attempts.execute import Execution, FailureReason
 from bot.attempts.lifecycle import Attempt, Outcome
-from bot.domain import Action, Pipeline, RunState, RunStatus
+from bot.domain import Action, Alert, Pipeline, RunState, RunStatus
 from bot.policy import Decision, explain
 from bot.slack import ids
 
@@ -915,19 +915,60 @@ def chain_head_line(count: int, head: str | None) -> str:
 # Alerts (§4.4)
 
 
-def alert_message(
-    *, text: str, pipeline: str, run_id: str, button_value: str
-) -> tuple[str, list[Block]]:
-    """An alert with Pause and Terminate buttons; `text` is rendered as plain text."""
-    fallback = f"Alert: {neutral(text)} (pipeline {neutral(pipeline)}, run {run_id})"
-    return _message(
-        fallback,
-        [
-            _plain_section(text),
-            _plain_context(f"Pipeline: {pipeline} · Run: {run_id}"),
-            _action_buttons((Action.PAUSE, Action.TERMINATE), button_value),
-        ],
+ALERT_STATE_BLOCK: Final = "vs_alert_state"
+
+
+def alert_message(alert: Alert, *, holder: Attempt | None = None) -> tuple[str, list[Block]]:
+    """An alert: what the tool said, as plain text, and what may be done about its run.
+
+    Firing, it carries Pause and Terminate. When an action on the run went ahead (`holder`
+    succeeded), it says who did what and offers what may follow, as a clicked alert does.
+    Resolved, it says so and when, and loses its buttons, unless an action is in flight:
+    that one finishes as usual and puts its own outcome on the message.
+
+    Args:
+        alert: the alert as parsed from any source.
+        holder: the attempt holding the run's claim, if any.
+    """
+    said = f"{neutral(alert.title or 'Alert')}: {neutral(alert.text)}" if alert.text else None
+    fallback = (
+        f"{said or neutral(alert.title or 'Alert')} "
+        f"(pipeline {neutral(alert.pipeline.text)}, run {alert.run_id})"
     )
+    body: list[Block] = []
+    if alert.title:
+        heading = [_t(alert.title, bold=True)]
+        if alert.severity:
+            heading.append(_t(f" · {alert.severity}"))
+        body.append(_rich(heading))
+    if alert.text:
+        body.append(_plain_section(alert.text))
+    if alert.details:
+        body.append(_plain_section(alert.details))
+    about = [plain(f"Pipeline: {alert.pipeline.text} · Run: {alert.run_id}")]
+    if alert.link:
+        # Slack reads `&`, `<`, `>` as entities and `|` as the end of a link's URL.
+        url = escape(alert.link).replace("|", "%7C")
+        about.append(mrkdwn(f"<{url}|Source>"))
+    body.append(_context(*about))
+    if alert.resolved:
+        ended = f" at {_when(alert.ended_at)}" if alert.ended_at else ""
+        body.append(
+            {
+                "type": "context",
+                "block_id": ALERT_STATE_BLOCK,
+                "elements": [mrkdwn(f":white_check_mark: *Resolved*{ended}")],
+            }
+        )
+        fallback = f"Resolved: {fallback}"
+    in_flight = holder is not None and holder.outcome is Outcome.PENDING
+    if holder is not None and holder.outcome is Outcome.SUCCEEDED:
+        fallback, body = finished_alert(body, fallback, holder)
+    else:
+        body.append(_action_buttons((Action.PAUSE, Action.TERMINATE), alert.button_value))
+    if alert.resolved and not in_flight:
+        body = [b for b in body if b.get("type") != "actions"]
+    return _message(fallback, body)
 
 
 def finished_alert(

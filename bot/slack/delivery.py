@@ -35,7 +35,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.attempts.execute import Execution
 from bot.attempts.lifecycle import Attempt, Outcome, Source
-from bot.domain import Alert
+from bot.domain import AlertKey
 from bot.errors import BotError
 from bot.metrics import Metrics
 from bot.slack import blocks
@@ -100,9 +100,7 @@ def retry_handlers() -> list[AsyncRetryHandler]:
 class AlertsPort(Protocol):
     """Remembers which message an alert was posted as (implemented by the audit store)."""
 
-    async def alert_ts(self, *, channel: str, pipeline: str, run_id: str) -> str | None: ...
-
-    async def save_alert(self, *, channel: str, pipeline: str, run_id: str, ts: str) -> None: ...
+    async def alert_ts(self, key: AlertKey) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -358,7 +356,9 @@ class Delivery:
         if not (attempt.channel_id and attempt.pipeline_ref and attempt.run_id):
             return
         ts = await self._alerts.alert_ts(
-            channel=attempt.channel_id, pipeline=attempt.pipeline_ref, run_id=attempt.run_id
+            AlertKey(
+                channel=attempt.channel_id, pipeline=attempt.pipeline_ref, run_id=attempt.run_id
+            )
         )
         if ts is None:
             return
@@ -405,33 +405,38 @@ class Delivery:
 
     # -- alerts -----------------------------------------------------------------------------
 
-    async def post_alert(self, alert: Alert, existing_ts: str | None) -> str:
-        """Post an alert with a Terminate button, or update the one already posted.
+    async def put(
+        self,
+        channel: str,
+        ts: str | None,
+        text: str,
+        message_blocks: list[dict[str, Any]],
+        *,
+        thread_ts: str | None = None,
+    ) -> str:
+        """Update the message at `ts`, or post it when there is none (or it was deleted).
+
+        The message is remembered, so an action taken from it later re-renders it whole.
 
         Returns:
-            The message ts.
+            The message's ts: `ts`, or the new one.
 
         Raises:
-            SlackApiError: Slack refused the post.
+            SlackApiError: Slack refused the post (counted).
+            aiohttp.ClientError, TimeoutError: Slack could not be reached, even after retries.
         """
-        text, message_blocks = blocks.alert_message(
-            text=alert.text,
-            pipeline=alert.pipeline.text,
-            run_id=alert.run_id,
-            button_value=alert.button_value,
-        )
-        if existing_ts is not None:
+        if ts is not None:
             try:
                 await self._client.chat_update(
-                    channel=alert.channel, ts=existing_ts, text=text, blocks=message_blocks
+                    channel=channel, ts=ts, text=text, blocks=message_blocks
                 )
-                self.remember_message(existing_ts, text, message_blocks)
-                return existing_ts
+                self.remember_message(ts, text, message_blocks)
+                return ts
             except SlackApiError as exc:
                 self._count("chat.update", exc)
                 if exc.response.get("error") not in {"message_not_found", "cant_update_message"}:
                     raise
-        ts = await self.post(alert.channel, text, message_blocks, thread_ts=alert.thread_ts)
+        ts = await self.post(channel, text, message_blocks, thread_ts=thread_ts)
         self.remember_message(ts, text, message_blocks)
         return ts
 

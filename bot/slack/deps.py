@@ -8,11 +8,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.attempts.context import AttemptContext
 from bot.metrics import Metrics
-from bot.slack.delivery import AlertsPort, Delivery
+from bot.slack.delivery import Delivery
 from bot.slack.directory import Directory
 from bot.tasks import TaskSupervisor
 
-__all__ = ["AlertsPort", "Deps", "Gate"]
+__all__ = ["Deps", "Gate"]
 
 
 class Gate:
@@ -44,6 +44,5 @@ class Deps:
     client: AsyncWebClient
     tasks: TaskSupervisor
     metrics: Metrics
-    alerts: AlertsPort
     opening: Gate
     """Confirmations acked whose modal is not open yet: past the limit, new ones get "busy"."""

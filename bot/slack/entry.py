@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any, Final
 
 from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
@@ -32,6 +32,8 @@ from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.asgi import read_body
 
 logger = logging.getLogger(__name__)
 
@@ -112,31 +114,6 @@ class GuardedSlackHandler(AsyncSlackRequestHandler):
             self.app,
             lambda: AsyncBoltRequest(body=body, query=request.query_string, headers=headers),
         )
-
-
-class BodyTooLargeError(ValueError):
-    """The request body is over the route's limit."""
-
-
-async def read_body(
-    receive: Callable[[], Awaitable[MutableMapping[str, Any]]], limit: int
-) -> bytes:
-    """An ASGI request's whole body, refusing more than `limit` bytes.
-
-    Raises:
-        BodyTooLargeError: the body is over `limit`.
-        ValueError: the client went away before the body was complete.
-    """
-    chunks = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise ValueError("client disconnected")
-        chunks.extend(message.get("body", b""))
-        if len(chunks) > limit:
-            raise BodyTooLargeError(f"body over {limit} bytes")
-        if not message.get("more_body", False):
-            return bytes(chunks)
 
 
 class GuardedSocketModeHandler:

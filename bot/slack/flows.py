@@ -32,6 +32,12 @@ TRIGGER_BUDGET_S: Final = 2.5
 """Slack's `trigger_id` lasts 3 s; a modal not opened by this age is shed, not attempted late."""
 
 
+def _count(deps: Deps, attempt: Attempt) -> None:
+    deps.metrics.attempts_total.labels(
+        action=attempt.action.value, outcome=attempt.outcome.value
+    ).inc()
+
+
 def has_capacity(deps: Deps) -> bool:
     """Whether the supervisor can take one more post-ack flow (counted as shed if not)."""
     if deps.tasks.running < deps.tasks.limit:
@@ -126,7 +132,7 @@ async def open_confirmation(
         return
     interaction.view_id = view_id
     prep = await confirm.prepare(deps.attempts, request)
-    deps.metrics.attempts_total.labels(outcome=prep.attempt.outcome.value).inc()
+    _count(deps, prep.attempt)
     if prep.blocker is None:
         view = blocks.confirm_modal(prep, metadata(prep.attempt.id, prep.attempt.nonce or ""))
     else:
@@ -211,14 +217,14 @@ async def run_action(
     if execution is None:
         return
     interaction.settled = execution.attempt.outcome.value
-    deps.metrics.attempts_total.labels(outcome=execution.attempt.outcome.value).inc()
+    _count(deps, execution.attempt)
     await asyncio.gather(show(blocks.result_modal(execution)), deps.delivery.announce(execution))
 
 
 async def record_denial(deps: Deps, request: AttemptRequest, decision: Decision) -> None:
     """A denial answered in the ack still goes into the audit trail and the mirror."""
     attempt = await confirm.record_denial(deps.attempts, request, decision)
-    deps.metrics.attempts_total.labels(outcome=attempt.outcome.value).inc()
+    _count(deps, attempt)
     await deps.delivery.mirror(attempt)
 
 
@@ -232,7 +238,7 @@ async def abandon(deps: Deps, attempt_id: str, nonce: str) -> None:
     """The modal was closed before submitting."""
     attempt = await upkeep.abandon(deps.attempts, attempt_id, nonce)
     if attempt is not None:
-        deps.metrics.attempts_total.labels(outcome=attempt.outcome.value).inc()
+        _count(deps, attempt)
 
 
 async def retry(deps: Deps, attempt_id: str, interaction: Interaction) -> None:

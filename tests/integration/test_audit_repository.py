@@ -20,6 +20,7 @@ from bot.attempts.lifecycle import (
 )
 from bot.audit import AuditReadError
 from bot.audit.db import Database
+from bot.domain import AlertKey
 from bot.errors import AuditWriteError
 
 START = datetime(2026, 11, 28, 21, 0, tzinfo=UTC)  # the `clock` fixture's start
@@ -368,15 +369,56 @@ async def test_an_owner_without_an_instance_row_is_orphaned(repository, attempt_
 
 
 async def test_saving_an_alert_again_replaces_its_ts(repository):
-    key = {"channel": "C0INCIDENTS", "pipeline": "nightly-etl", "run_id": "run1"}
-    assert await repository.alert_ts(**key) is None
+    key = AlertKey(channel="C0INCIDENTS", pipeline="nightly-etl", run_id="run1")
+    other = AlertKey(channel="C0INCIDENTS", pipeline="nightly-etl", run_id="run2")
+    assert await repository.alert_ts(key) is None
 
-    await repository.save_alert(**key, ts="1700000000.000100")
-    await repository.save_alert(**key, ts="1700000000.000200")
-    await repository.save_alert(**{**key, "run_id": "run2"}, ts="1700000000.000300")
+    await repository.save_alert(key, ts="1700000000.000100")
+    await repository.save_alert(key, ts="1700000000.000200")
+    await repository.save_alert(other, ts="1700000000.000300")
 
-    assert await repository.alert_ts(**key) == "1700000000.000200"
-    assert await repository.alert_ts(**{**key, "run_id": "run2"}) == "1700000000.000300"
+    assert await repository.alert_ts(key) == "1700000000.000200"
+    assert await repository.alert_ts(other) == "1700000000.000300"
+
+
+async def test_run_holder_finds_a_run_by_the_pipeline_as_an_alert_names_it(
+    repository, make_attempt, clock
+):
+    base = "https://api.vectorshift.ai/v1"
+    pipeline_id = "65f1c0ffee0123456789abcd"
+    assert await repository.run_holder(pipeline="nightly-etl", run_id="run-h") is None
+
+    # Paused from the alert (pipeline named by its alias), then resumed from the result's
+    # button (pipeline named by id): the alert, which knows only the alias, sees the resume.
+    paused = await repository.start(
+        make_attempt(run_id="run-h", action=Action.PAUSE, pipeline_ref="nightly-etl")
+    )
+    submitted = await repository.submit(
+        paused.id, Submitted(nonce=paused.nonce or "", owner="instance-a"), base_url=base
+    )
+    assert submitted is not None
+    assert submitted[1] is None
+    assert (await repository.run_holder(pipeline="nightly-etl", run_id="run-h")).id == paused.id
+    await repository.record(paused.id, Finished(outcome=Outcome.SUCCEEDED))
+    clock.advance(5)
+    resumed = await repository.start(
+        make_attempt(run_id="run-h", action=Action.RESUME, pipeline_ref=pipeline_id)
+    )
+    submitted = await repository.submit(
+        resumed.id, Submitted(nonce=resumed.nonce or "", owner="instance-a"), base_url=base
+    )
+    assert submitted is not None
+    assert submitted[1] is None
+
+    holder = await repository.run_holder(pipeline="nightly-etl", run_id="run-h")
+    assert (holder.id, holder.action, holder.outcome) == (
+        resumed.id,
+        Action.RESUME,
+        Outcome.PENDING,
+    )
+    assert (await repository.run_holder(pipeline=pipeline_id, run_id="run-h")).id == resumed.id
+    assert await repository.run_holder(pipeline="other", run_id="run-h") is None
+    assert await repository.run_holder(pipeline="nightly-etl", run_id="run-x") is None
 
 
 async def test_a_duplicate_attempt_id_is_an_audit_write_error(repository, make_attempt):

@@ -22,7 +22,7 @@ from bot.app import Runtime, open_runtime
 from bot.config import Secret, Settings
 from devkit.fakes import FakeSlack, FakeVectorShift, RunScript
 from devkit.payloads import SlackClient
-from devkit.scenario import AUDIT, PIPELINE_ID, POLICY, make_fakes
+from devkit.scenario import AUDIT, INCIDENTS, PIPELINE_ID, POLICY, make_fakes
 
 SIGNING_SECRET = "in-process-signing-secret"
 BOT_TOKEN = "xoxb-in-process-0000"
@@ -119,6 +119,7 @@ def settings_for(
         audit_channel=audit_channel,
         audit_hmac_key=Secret(HMAC_KEY),
         alerts_tokens=(Secret(ALERTS_TOKEN),),
+        alerts_default_channel=INCIDENTS,
         host="127.0.0.1",
     )
 

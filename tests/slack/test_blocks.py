@@ -11,7 +11,17 @@ import pytest
 from bot.attempts.confirm import Blocker, Preparation
 from bot.attempts.execute import Execution, FailureReason
 from bot.attempts.lifecycle import Attempt, Outcome, Source
-from bot.domain import Actor, ActorFacts, Pipeline, RunState, RunStatus, Where
+from bot.domain import (
+    Action,
+    Actor,
+    ActorFacts,
+    Alert,
+    Pipeline,
+    RunState,
+    RunStatus,
+    Where,
+    pipeline_ref,
+)
 from bot.policy import decide, parse_policy
 from bot.slack import blocks, ids
 from devkit.expect import texts
@@ -172,25 +182,101 @@ def test_a_blocked_confirmation_says_why_and_offers_no_submit() -> None:
     )
 
 
+def native(text: str, pipeline: str = "nightly-etl", run_id: str = "run1") -> Alert:
+    return Alert(channel="C0INCIDENTS", pipeline=pipeline_ref(pipeline), run_id=run_id, text=text)
+
+
+AM_ALERT = Alert(
+    channel="C0INCIDENTS",
+    pipeline=pipeline_ref("nightly-etl"),
+    run_id="run1",
+    text="Nightly ETL has been running for over 3 h",
+    title="VectorShiftRunTooLong",
+    severity="critical",
+    details="Run run1 <!here> started *3 hours* ago.",
+    link="http://prometheus.example:9090/graph?g0.expr=a+%3E+1&x=<y>|z",
+)
+
+
+def buttons_of(shown: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [
+        (e["action_id"], e["value"]) for b in shown if b["type"] == "actions" for e in b["elements"]
+    ]
+
+
 def test_alert_text_is_plain_text_and_the_button_carries_the_command_grammar() -> None:
-    text, shown = blocks.alert_message(
-        text="<!channel> *urgent*",
-        pipeline="nightly-etl",
-        run_id="run1",
-        button_value="nightly-etl run1",
-    )
+    text, shown = blocks.alert_message(native("<!channel> *urgent*"))
     assert text == "Alert: &lt;!channel&gt; ∗urgent∗ (pipeline nightly-etl, run run1)"
     assert shown[0]["text"] == {"type": "plain_text", "text": "<!channel> *urgent*", "emoji": False}
-    assert [(b["action_id"], b["value"]) for b in shown[2]["elements"]] == [
+    assert buttons_of(shown) == [
         (ids.PAUSE_ACTION, "nightly-etl run1"),
         (ids.TERMINATE_ACTION, "nightly-etl run1"),
     ]
 
 
-def test_a_finished_alert_loses_its_buttons_and_says_who_did_it() -> None:
-    _, original = blocks.alert_message(
-        text="long run", pipeline="nightly-etl", run_id="run1", button_value="nightly-etl run1"
+def test_a_tool_alert_shows_name_severity_summary_details_and_one_escaped_link() -> None:
+    text, shown = blocks.alert_message(AM_ALERT)
+    assert text == (
+        "VectorShiftRunTooLong: Nightly ETL has been running for over 3 h "
+        "(pipeline nightly-etl, run run1)"
     )
+    assert rich(shown[:1]) == "VectorShiftRunTooLong · critical"
+    assert shown[1]["text"]["type"] == shown[2]["text"]["type"] == "plain_text"
+    assert shown[2]["text"]["text"] == "Run run1 <!here> started *3 hours* ago."
+    assert shown[3]["elements"] == [
+        {"type": "plain_text", "text": "Pipeline: nightly-etl · Run: run1", "emoji": False},
+        {
+            "type": "mrkdwn",
+            "text": "<http://prometheus.example:9090/graph?g0.expr=a+%3E+1&amp;x=&lt;y&gt;%7Cz"
+            "|Source>",
+        },
+    ]
+    assert buttons_of(shown) == [
+        (ids.PAUSE_ACTION, "nightly-etl run1"),
+        (ids.TERMINATE_ACTION, "nightly-etl run1"),
+    ]
+
+
+def test_a_resolved_alert_says_when_and_has_no_buttons() -> None:
+    resolved = replace(AM_ALERT, resolved=True, ended_at=WHEN)
+    text, shown = blocks.alert_message(resolved)
+    assert text.startswith("Resolved: VectorShiftRunTooLong: ")
+    assert shown[-1]["block_id"] == blocks.ALERT_STATE_BLOCK
+    assert (
+        shown[-1]["elements"][0]["text"] == ":white_check_mark: *Resolved* at 2026-12-01 09:30 UTC"
+    )
+    assert buttons_of(shown) == []
+
+
+def test_an_alert_about_a_paused_run_says_who_paused_it_and_offers_what_follows() -> None:
+    paused = replace(ATTEMPT, action=Action.PAUSE, completed_at=WHEN)
+    _, shown = blocks.alert_message(AM_ALERT, holder=paused)
+    assert shown[-2]["text"]["text"].startswith(":white_check_mark: *paused* — <@U0ALICE0001>")
+    value = f"{PIPELINE} run1"
+    assert buttons_of(shown) == [(ids.RESUME_ACTION, value), (ids.TERMINATE_ACTION, value)]
+    # Resolved, the buttons go; the outcome stays.
+    _, resolved = blocks.alert_message(replace(AM_ALERT, resolved=True), holder=paused)
+    assert buttons_of(resolved) == []
+    assert any(b.get("block_id") == "vs_terminate_outcome" for b in resolved)
+
+
+def test_an_alert_resolved_while_an_action_is_in_flight_keeps_its_buttons() -> None:
+    pending = replace(ATTEMPT, outcome=Outcome.PENDING, completed_at=None)
+    _, shown = blocks.alert_message(replace(AM_ALERT, resolved=True), holder=pending)
+    assert shown[-2]["block_id"] == blocks.ALERT_STATE_BLOCK
+    assert [b[0] for b in buttons_of(shown)] == [ids.PAUSE_ACTION, ids.TERMINATE_ACTION]
+    # A failed attempt holds nothing back: the alert offers the buttons again while firing.
+    failed = replace(ATTEMPT, outcome=Outcome.FAILED)
+    assert len(buttons_of(blocks.alert_message(AM_ALERT, holder=failed)[1])) == 2
+
+
+def test_a_terminated_runs_alert_has_no_buttons_even_while_firing() -> None:
+    _, shown = blocks.alert_message(AM_ALERT, holder=replace(ATTEMPT, completed_at=WHEN))
+    assert buttons_of(shown) == []
+
+
+def test_a_finished_alert_loses_its_buttons_and_says_who_did_it() -> None:
+    _, original = blocks.alert_message(native("long run"))
     text, shown = blocks.finished_alert(
         original, "Alert: long run", replace(ATTEMPT, completed_at=WHEN)
     )
@@ -268,10 +354,21 @@ def test_every_builder_stays_inside_slacks_limits_whatever_the_input() -> None:
         blocks.result_message(failed),
         blocks.result_message(failed, buttons=False),
         blocks.audit_message(attempt, "https://slack.test/p1"),
-        blocks.alert_message(text=LONG, pipeline=LONG[:200], run_id="run1", button_value="x r"),
+        blocks.alert_message(native(LONG, LONG[:200])),
+        blocks.alert_message(
+            replace(
+                AM_ALERT,
+                text=LONG,
+                title=LONG[:200],
+                severity=LONG[:200],
+                details=LONG,
+                link="https://x.example/" + "a" * 1980,
+                resolved=True,
+            ),
+            holder=attempt,
+        ),
         blocks.finished_alert(
-            [blocks.alert_message(text="a", pipeline="p", run_id="r", button_value="p r")[1][0]]
-            * 60,
+            [blocks.alert_message(native("a", "p", "r"))[1][0]] * 60,
             LONG,
             attempt,
         ),
@@ -286,4 +383,4 @@ def test_every_builder_stays_inside_slacks_limits_whatever_the_input() -> None:
     problems += [p for r in replies for p in message_problems(r["text"], r.get("blocks"))]
     assert problems == []
     assert "…" in texts(views[0]) and "…" in texts(messages[0][1])
-    assert len(messages[4][1]) == blocks.MESSAGE_BLOCKS_MAX
+    assert len(messages[5][1]) == blocks.MESSAGE_BLOCKS_MAX

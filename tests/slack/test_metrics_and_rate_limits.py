@@ -25,7 +25,10 @@ async def test_metrics_count_attempts_and_vectorshift_calls(bot: InProcessBot) -
 
     async with bot.http() as http:
         body = (await http.get("/metrics")).text
-    assert 'vs_terminate_attempts_total{outcome="succeeded"} 1.0' in body
+    assert 'vs_terminate_attempts_total{action="terminate",outcome="succeeded"} 1.0' in body
+    # Series that saw no event yet are there at zero, so rate() works from the first one.
+    assert 'vs_terminate_attempts_total{action="resume",outcome="failed"} 0.0' in body
+    assert 'vs_terminate_alerts_total{result="resolved",source="alertmanager"} 0.0' in body
     assert 'vs_terminate_vectorshift_requests_total{operation="terminate",status="200"} 1.0' in body
     assert "vs_terminate_vectorshift_latency_seconds_bucket" in body
 

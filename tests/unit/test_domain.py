@@ -1,4 +1,4 @@
-"""The §4.1 grammar, button values and alert bodies: exact results and exact messages."""
+"""The §4.1 grammar and button values: exact results and exact messages."""
 
 from __future__ import annotations
 
@@ -6,18 +6,16 @@ import pytest
 
 from bot.domain import (
     ActionCommand,
-    Alert,
     CanICommand,
     HelpCommand,
     HistoryCommand,
     PipelineRef,
     StatusCommand,
     clean_reason,
-    parse_alert,
     parse_button_value,
     parse_command,
 )
-from bot.errors import InvalidFieldError, UsageError
+from bot.errors import UsageError
 
 RUN = "65f2a0c0ffee0123456789ab"
 
@@ -115,42 +113,3 @@ def test_reason_is_stripped_and_checked() -> None:
         clean_reason("x" * 1001)
     with pytest.raises(UsageError, match="control or invisible"):
         clean_reason("a\u202eb")
-
-
-def test_alert_body_is_validated_into_an_alert() -> None:
-    alert = parse_alert(
-        {"channel": "C0INCIDENT", "pipeline": "Nightly ETL", "run": RUN, "text": "<!channel> boom"}
-    )
-    assert alert == Alert(
-        channel="C0INCIDENT",
-        pipeline=PipelineRef("Nightly ETL", quoted=True),
-        run_id=RUN,
-        text="<!channel> boom",
-    )
-    assert alert.button_value == f'"Nightly ETL" {RUN}'
-    assert parse_button_value(alert.button_value).pipeline.text == "Nightly ETL"
-
-
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ([], "body"),
-        ({"pipeline": "p", "run": RUN, "text": "t"}, "channel"),
-        ({"channel": "general", "pipeline": "p", "run": RUN, "text": "t"}, "channel"),
-        ({"channel": "C0X1", "run": RUN, "text": "t"}, "pipeline"),
-        ({"channel": "C0X1", "pipeline": 'a"b', "run": RUN, "text": "t"}, "pipeline"),
-        ({"channel": "C0X1", "pipeline": "p", "run": "../x", "text": "t"}, "run"),
-        ({"channel": "C0X1", "pipeline": "p", "run": RUN, "text": ""}, "text"),
-        ({"channel": "C0X1", "pipeline": "p", "run": RUN, "text": "x" * 2001}, "text"),
-        (
-            {"channel": "C0X1", "pipeline": "p", "run": RUN, "text": "t", "thread_ts": "yesterday"},
-            "thread_ts",
-        ),
-        ({"channel": "C0X1", "pipeline": "p", "run": RUN, "text": "t", "extra": 1}, "extra"),
-        ({"channel": 5, "pipeline": "p", "run": RUN, "text": "t"}, "channel"),
-    ],
-)
-def test_bad_alert_bodies_name_the_bad_field(body: object, field: str) -> None:
-    with pytest.raises(InvalidFieldError) as caught:
-        parse_alert(body)
-    assert caught.value.field == field

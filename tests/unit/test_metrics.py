@@ -18,9 +18,10 @@ def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
 
 def test_render_contains_every_recorded_series_with_its_labels_and_value() -> None:
     m = Metrics()
-    m.attempts_total.labels(outcome="succeeded").inc()
-    m.attempts_total.labels(outcome="succeeded").inc()
-    m.attempts_total.labels(outcome="denied").inc()
+    m.attempts_total.labels(action="terminate", outcome="succeeded").inc()
+    m.attempts_total.labels(action="terminate", outcome="succeeded").inc()
+    m.attempts_total.labels(action="pause", outcome="denied").inc()
+    m.alerts_total.labels(source="alertmanager", result="posted").inc(4)
     m.vectorshift_requests_total.labels(operation="terminate", status="200").inc()
     m.vectorshift_requests_total.labels(operation="run_status", status="error").inc()
     m.vectorshift_latency_seconds.labels(operation="terminate").observe(0.25)
@@ -32,8 +33,11 @@ def test_render_contains_every_recorded_series_with_its_labels_and_value() -> No
 
     got = samples(m)
 
-    assert got[("vs_terminate_attempts_total", (("outcome", "succeeded"),))] == 2
-    assert got[("vs_terminate_attempts_total", (("outcome", "denied"),))] == 1
+    terminated = (("action", "terminate"), ("outcome", "succeeded"))
+    assert got[("vs_terminate_attempts_total", terminated)] == 2
+    assert got[("vs_terminate_attempts_total", (("action", "pause"), ("outcome", "denied")))] == 1
+    posted = (("result", "posted"), ("source", "alertmanager"))
+    assert got[("vs_terminate_alerts_total", posted)] == 4
     assert (
         got[
             (
@@ -83,6 +87,19 @@ def test_render_returns_the_prometheus_text_content_type() -> None:
     assert b"# TYPE vs_terminate_attempts_total counter" in body
     assert b"# TYPE vs_terminate_vectorshift_latency_seconds histogram" in body
     assert b"# TYPE vs_terminate_background_tasks gauge" in body
+
+
+def test_start_at_zero_creates_every_combination_before_any_event() -> None:
+    m = Metrics()
+    m.start_at_zero(m.alerts_total, source=["native", "grafana"], result=["posted", "failed"])
+
+    got = {k: v for k, v in samples(m).items() if k[0] == "vs_terminate_alerts_total"}
+
+    assert got == {
+        ("vs_terminate_alerts_total", (("result", r), ("source", s))): 0.0
+        for s in ("native", "grafana")
+        for r in ("posted", "failed")
+    }
 
 
 def test_two_instances_count_independently() -> None:
