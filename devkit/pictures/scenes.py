@@ -148,6 +148,57 @@ async def alert_paused(studio: Studio) -> Shot:
     return Shot(call)
 
 
+def _alertmanager_body(run: str, status: str = "firing") -> dict[str, object]:
+    """What Alertmanager posts for one VectorShiftRunTooLong alert (tests/fixtures/alertmanager)."""
+    alert = {
+        "status": status,
+        "labels": {
+            "alertname": "VectorShiftRunTooLong",
+            "severity": "critical",
+            "vs_pipeline": "nightly-etl",
+            "vs_run": run,
+            "slack_channel": INCIDENTS,
+        },
+        "annotations": {
+            "summary": "Nightly ETL has been running for 3h12m (usual: 40 min)",
+            "description": f"Run {run} started at 02:00 and is still writing.",
+        },
+        "startsAt": "2026-12-06T02:00:00Z",
+        "endsAt": "2026-12-06T05:20:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus.example:9090/graph?g0.expr=vs_run_seconds+%3E+10800",
+        "fingerprint": "7e9cfb547720b511",
+    }
+    return {"version": "4", "status": status, "receiver": "vs-terminate", "alerts": [alert]}
+
+
+async def alertmanager_alert(studio: Studio) -> Shot:
+    """Alertmanager's webhook: name, severity, summary, description, a Source link, buttons."""
+    [result], since = await studio.alertmanager(_alertmanager_body(studio.new_run()))
+    call = await studio.expect(
+        "chat.postMessage",
+        "the Alertmanager alert with Pause and Terminate",
+        since=since,
+        where=_both(in_channel(INCIDENTS), has_button(TERMINATE_ACTION)),
+    )
+    return Shot(call, str(result["ts"]))
+
+
+async def alertmanager_resolved(studio: Studio) -> Shot:
+    """The same alert once Alertmanager says it resolved: when, and no buttons."""
+    run = studio.new_run()
+    [result], _ = await studio.alertmanager(_alertmanager_body(run))
+    _, since = await studio.alertmanager(_alertmanager_body(run, "resolved"))
+    call = await studio.expect(
+        "chat.update",
+        "the alert resolved, its buttons gone",
+        since=since,
+        where=lambda call: (
+            call.args.get("ts") == result["ts"] and not has_button(TERMINATE_ACTION)(call)
+        ),
+    )
+    return Shot(call)
+
+
 SCENES: Final = (
     Scene(
         "confirm-modal",
@@ -188,6 +239,16 @@ SCENES: Final = (
         "alert-paused",
         "An alert after someone paused its run: who, when, and what may follow",
         alert_paused,
+    ),
+    Scene(
+        "alertmanager-alert",
+        "An alert from Prometheus Alertmanager's webhook, with Pause and Terminate",
+        alertmanager_alert,
+    ),
+    Scene(
+        "alertmanager-resolved",
+        "The same alert after Alertmanager sent its resolution",
+        alertmanager_resolved,
     ),
 )
 """Every picture, in the README's order; names are unique."""

@@ -180,6 +180,18 @@ class Studio:
         # explicit transport, which no proxy setting in the environment can divert.
         return await self.session.alert(body), since
 
+    async def alertmanager(self, body: Mapping[str, object]) -> tuple[list[dict[str, Any]], float]:
+        """Alertmanager posts `body` to `POST /api/alerts/alertmanager`.
+
+        Returns:
+            The bot's per-alert results, and the moment before the post.
+
+        Raises:
+            StepFailedError: The bot refused the body.
+        """
+        since = self.mark()
+        return await self.session.webhook("/api/alerts/alertmanager", body), since
+
     async def click(self, user: str, channel: str, ts: str, action_id: str) -> float:
         """`user` clicks the button with `action_id` on message `ts` in `channel`.
 

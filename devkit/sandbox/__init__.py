@@ -419,6 +419,22 @@ class Session:
         self.console.line(f"  → HTTP {response.status_code} {json.dumps(answer)}", "dim")
         return str(answer["ts"])
 
+    async def webhook(self, path: str, body: Mapping[str, object]) -> list[dict[str, Any]]:
+        """An alerting tool's webhook (Alertmanager's, Grafana's) to `path`; returns the results.
+
+        Raises:
+            StepFailedError: The bot refused the body as a whole.
+        """
+        self.flush()
+        response = await self.http.post(
+            path, json=dict(body), headers={"Authorization": f"Bearer {ALERTS_TOKEN}"}
+        )
+        answer = response.json() if response.content.strip() else {}
+        if response.status_code != httpx.codes.OK or not answer.get("ok"):
+            raise StepFailedError(f"POST {path} answered {response.status_code}: {answer}")
+        self.console.line(f"  → HTTP {response.status_code} {json.dumps(answer)}", "dim")
+        return list(answer["results"])
+
     # -- waiting ------------------------------------------------------------------------------
 
     async def expect(

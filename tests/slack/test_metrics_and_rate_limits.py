@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
 from pathlib import Path
 
 from harness import InProcessBot, running_bot
@@ -9,6 +11,8 @@ from harness import InProcessBot, running_bot
 from devkit.expect import modal, posted, terminate_via_modal
 from devkit.fakes import RunScript
 from devkit.scenario import ADMIN, INCIDENTS
+
+PROMTOOL = "/usr/bin/promtool"
 
 
 async def test_metrics_count_attempts_and_vectorshift_calls(bot: InProcessBot) -> None:
@@ -31,6 +35,28 @@ async def test_metrics_count_attempts_and_vectorshift_calls(bot: InProcessBot) -
     assert 'vs_terminate_alerts_total{result="resolved",source="alertmanager"} 0.0' in body
     assert 'vs_terminate_vectorshift_requests_total{operation="terminate",status="200"} 1.0' in body
     assert "vs_terminate_vectorshift_latency_seconds_bucket" in body
+
+
+async def test_promtool_accepts_the_metrics(bot: InProcessBot) -> None:
+    """Debian's `promtool check metrics` (scripts/system-deps.sh installs it) lints /metrics."""
+    run = bot.add_run("run-promtool-1")
+    async with bot.client() as slack:
+        await terminate_via_modal(
+            slack, bot.slack, f"nightly-etl {run}", user=ADMIN, channel=INCIDENTS, reason="lint"
+        )
+    await bot.post_alert({"channel": INCIDENTS, "pipeline": "nightly-etl", "run": run, "text": "x"})
+    async with bot.http() as http:
+        body = (await http.get("/metrics")).content
+    checked = await asyncio.to_thread(
+        subprocess.run,
+        [PROMTOOL, "check", "metrics"],
+        input=body,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert (checked.returncode, checked.stdout, checked.stderr) == (0, b"", b"")
+    assert b'vs_terminate_alerts_total{result="posted",source="native"} 1.0' in body
 
 
 async def test_slack_rate_limit_is_honoured_and_the_result_still_arrives(bot: InProcessBot) -> None:
