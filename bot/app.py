@@ -41,7 +41,7 @@ from bot.domain import Action
 from bot.errors import BotError, ConfigError
 from bot.metrics import Metrics
 from bot.policy_store import PolicyStore
-from bot.slack import register
+from bot.slack import flows, register
 from bot.slack.delivery import CHANNEL_INTERVAL_S, Delivery, retry_handlers
 from bot.slack.deps import Deps, Gate
 from bot.slack.directory import Directory
@@ -77,6 +77,8 @@ REFUSED_TOKEN_ERRORS = frozenset(
 """`apps.connections.open` errors that mean the app token itself is refused."""
 APP_TOKEN_CHECK_S = 3.0
 """The startup check waits this long; a slow Slack delays neither `/healthz` nor the start."""
+EXPIRY_SWEEP_S = 5.0
+"""How often undecided approval requests past their timeout are expired (one indexed query)."""
 ALERTS_PER_S = 2.0
 ALERTS_BURST = 30
 """The alert endpoints' shared rate limit: a request (one alert, or one Alertmanager group) is
@@ -383,6 +385,10 @@ async def open_runtime(
             count, head = await repository.chain_head()
             await delivery.post_checkpoint(count, head)
 
+        async def expire() -> None:
+            # Any instance may expire a request; the row lock lets exactly one of them do it.
+            await flows.expire_overdue(deps)
+
         async def reload_policy() -> None:
             # stat() and, on change, a file read: kept off the event loop.
             await asyncio.to_thread(policy.reload_if_changed)
@@ -405,6 +411,7 @@ async def open_runtime(
             tasks.every(2.0, reload_policy, name="policy_reload")
             tasks.every(120.0, directory.refresh_all, name="membership_refresh")
             tasks.every(60.0, sweep, name="abandon_sweep")
+            tasks.every(EXPIRY_SWEEP_S, expire, name="approval_expiry")
             tasks.every(3600.0, checkpoint, name="chain_checkpoint")
         try:
             yield Runtime(

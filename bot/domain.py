@@ -223,7 +223,14 @@ class CanICommand:
     pipeline: PipelineRef
 
 
-Command = HelpCommand | ActionCommand | StatusCommand | HistoryCommand | CanICommand
+@dataclass(frozen=True)
+class ApprovalsCommand:
+    """`/vs-terminate approvals`: the requests waiting on the caller (§4.6)."""
+
+
+Command = (
+    HelpCommand | ActionCommand | StatusCommand | HistoryCommand | CanICommand | ApprovalsCommand
+)
 
 
 def unescape_slack(text: str) -> str:
@@ -325,6 +332,10 @@ def parse_command(text: str) -> Command:
         if len(rest) != 1:
             raise UsageError("`can-i` takes exactly one pipeline")
         return CanICommand(pipeline=_pipeline(rest[0]))
+    if head == "approvals":
+        if rest:
+            raise UsageError("`approvals` takes nothing after it")
+        return ApprovalsCommand()
     action = Action.TERMINATE
     if head in {a.value for a in Action}:
         # `pause …`, `resume …` (and an explicit `terminate …`): the verb, then the same grammar.

@@ -17,6 +17,9 @@ The file (TOML, `VS_POLICY_FILE`)::
     require_reason = true
     max_per_hour = 10                       # per user, per rule
     actions = ["terminate", "pause", "resume"]   # optional; all three by default
+    approvers = ["S0LEADS", "U0BOSS"]       # optional: the rule's people ask, these agree
+    approvals = 1                           # distinct approvers needed (default 1)
+    approval_timeout_minutes = 30           # undecided requests expire (default 30)
 
 Validation reports every problem at once, each as `<file>:<line>: <field>: <what is wrong>`
 (`rules[n]` counts from 1, in file order). Unknown keys are errors, because a typo that was
@@ -31,9 +34,11 @@ How `decide` judges a request:
    (`"*"` never covers DMs or group DMs, only a conversation named by id does); its `actions`
    include the action asked for; and the user has room in its `max_per_hour` (attempts
    strictly within the last hour count).
-   The first such rule in file order decides.
+   The first such rule in file order without `approvers` decides; when every such rule has
+   approvers, the first of them does, and the request needs its approvals (SPEC §4.6).
 3. Otherwise the request is denied, naming the closest rule: the one matching most of
-   who / pipeline / channel, the earliest in the file on a tie.
+   who / pipeline / channel, then the one with the fewest failures, the earliest in the file
+   on a tie.
 """
 
 from __future__ import annotations
@@ -83,7 +88,12 @@ _RULE_KEYS: Final = (
     "require_reason",
     "max_per_hour",
     "actions",
+    "approvers",
+    "approvals",
+    "approval_timeout_minutes",
 )
+DEFAULT_APPROVAL_TIMEOUT_MINUTES: Final = 30
+MAX_APPROVAL_TIMEOUT_MINUTES: Final = 24 * 60
 ALL_ACTIONS: Final = frozenset(Action)
 _LIST_LIMIT: Final = 5
 """How many ids a user-facing sentence lists before saying "and N more"."""
@@ -105,6 +115,9 @@ class Rule:
         require_reason: whether the confirmation modal requires a reason.
         max_per_hour: how many attempts one user may make under this rule per hour.
         actions: what its people may do to a run (terminate, pause, resume; all by default).
+        approvers: user and group ids whose agreement the rule's requests need; empty: none.
+        approvals: how many distinct approvers must agree (0 when there are no approvers).
+        approval_timeout_minutes: how long a request waits before it expires.
         line: the line of its `[[rules]]` header, when known.
     """
 
@@ -115,7 +128,49 @@ class Rule:
     require_reason: bool = False
     max_per_hour: int | None = None
     actions: frozenset[Action] = ALL_ACTIONS
+    approvers: frozenset[str] = frozenset()
+    approvals: int = 0
+    approval_timeout_minutes: int = DEFAULT_APPROVAL_TIMEOUT_MINUTES
     line: int | None = None
+
+    @property
+    def approval(self) -> Approval | None:
+        """What a request under this rule needs before it runs, or None: it acts alone."""
+        if not self.approvers:
+            return None
+        return Approval(
+            rule=self.name,
+            approvers=self.approvers,
+            approvals=self.approvals,
+            timeout_minutes=self.approval_timeout_minutes,
+        )
+
+
+@dataclass(frozen=True)
+class Approval:
+    """The two-person rule of one rule (SPEC §4.6).
+
+    Attributes:
+        rule: the rule's name.
+        approvers: who may agree: user and user-group ids (never the requester).
+        approvals: how many distinct approvers must agree.
+        timeout_minutes: how long a request waits before it expires.
+    """
+
+    rule: str
+    approvers: frozenset[str]
+    approvals: int
+    timeout_minutes: int
+
+    @property
+    def timeout(self) -> timedelta:
+        """`timeout_minutes` as a duration."""
+        return timedelta(minutes=self.timeout_minutes)
+
+    @property
+    def text(self) -> str:
+        """`1 of S0LEADS, U0BOSS` / `2 of …`: who must agree, in a few words."""
+        return f"{self.approvals} of {_short_list(sorted(self.approvers))}"
 
 
 @dataclass(frozen=True)
@@ -151,6 +206,10 @@ class Policy:
             if name.casefold() == folded:
                 return target
         return None
+
+    def rule(self, name: str | None) -> Rule | None:
+        """The rule called `name`, if the policy has one."""
+        return next((r for r in self.rules if r.name == name), None)
 
     def pipeline_label(self, pipeline_id: str) -> str:
         """`alias (id)` when an alias names the pipeline, else the id itself."""
@@ -228,6 +287,8 @@ class Decision:
             without the actor, for "ask … instead".
         checks: every rule's check, in file order.
         action: the action asked about.
+        approval: for an allowed request, the approvals it needs first (None: it acts alone);
+            for a denial, what the closest rule would need.
     """
 
     allowed: bool
@@ -239,6 +300,7 @@ class Decision:
     who_could: tuple[str, ...]
     checks: tuple[RuleCheck, ...]
     action: Action = Action.TERMINATE
+    approval: Approval | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,21 +371,30 @@ def decide(
             rule=ADMINS_RULE,
             reason=f"You are an admin, so you may {action.value} any run anywhere.",
         )
-    for check in checks:
-        if not check.failed:
-            return replace(
-                denied,
-                allowed=True,
-                rule=check.rule.name,
-                require_reason=check.rule.require_reason,
-                reason=_allowed_sentence(policy, check.rule, pipeline_id, where, action),
-            )
+    passing = [c.rule for c in checks if not c.failed]
+    if passing:
+        # One rule that lets its people act alone beats any that needs approvers (§4.6).
+        rule = next((r for r in passing if not r.approvers), passing[0])
+        return replace(
+            denied,
+            allowed=True,
+            rule=rule.name,
+            require_reason=rule.require_reason,
+            reason=_allowed_sentence(policy, rule, pipeline_id, where, action),
+            approval=rule.approval,
+        )
     if not checks:
         return denied
-    closest = max(checks, key=lambda c: c.matched)  # max keeps the first on a tie: file order
+    # Most of who / pipeline / channel matched, then fewest failures (a rule that allows the
+    # action is closer); max keeps the first on a tie: file order.
+    closest = max(checks, key=lambda c: (c.matched, -len(c.failed)))
     if closest.failed != (Facet.BUDGET,):
         return replace(
-            denied, rule=closest.rule.name, failed=closest.failed, reason=closest.sentence
+            denied,
+            rule=closest.rule.name,
+            failed=closest.failed,
+            reason=closest.sentence,
+            approval=closest.rule.approval,
         )
     # Every rule that matches in full is out of budget: room returns when the first one has it.
     spent = [c for c in checks if c.failed == (Facet.BUDGET,)]
@@ -448,15 +519,18 @@ def _allowed_sentence(
     policy: Policy, rule: Rule, pipeline_id: str | None, where: Where, action: Action
 ) -> str:
     place = "this DM" if where.is_dm else where.channel_id
+    once = f", once {rule.approval.text} approves" if rule.approval is not None else ""
+    if rule.approval is not None and rule.approvals > 1:
+        once = f", once {rule.approval.text} approve"
     if pipeline_id is None:
         pipelines = _short_list(sorted(policy.pipeline_short(p) for p in rule.pipelines))
         return (
-            f"Rule {rule.name} lets you {action.value} runs of {pipelines} in {place} "
+            f"Rule {rule.name} lets you {action.value} runs of {pipelines} in {place}{once} "
             "(the pipeline is checked once it is known)."
         )
     return (
         f"Rule {rule.name} lets you {action.value} runs of "
-        f"{policy.pipeline_label(pipeline_id)} in {place}."
+        f"{policy.pipeline_label(pipeline_id)} in {place}{once}."
     )
 
 
@@ -492,6 +566,61 @@ def _clock_text(moment: datetime) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# Approving (§4.6)
+
+
+@dataclass(frozen=True)
+class ApproverCheck:
+    """Whether someone may approve (or reject) one request.
+
+    Attributes:
+        allowed: they may.
+        reason: one plain sentence for them when they may not.
+        approval: the rule's approval as the policy stands now, when it still has one.
+    """
+
+    allowed: bool
+    reason: str
+    approval: Approval | None
+
+
+def may_approve(
+    policy: Policy, *, rule: str | None, approver: Actor, facts: ActorFacts, requester: str
+) -> ApproverCheck:
+    """Judge an approver of a request made under `rule`, by the requesters' membership rules.
+
+    Admins may approve anything; anyone else must be in the rule's `approvers`, by user id or
+    through a user group (known membership; guests and users of another workspace or org only
+    by user id). Nobody approves their own request, whatever groups they are in.
+
+    Args:
+        policy: the policy in force.
+        rule: the name of the rule the request was made under.
+        approver: who clicked.
+        facts: their groups, guest and org facts.
+        requester: the user id of whoever asked.
+    """
+    found = policy.rule(rule)
+    approval = found.approval if found is not None else None
+    if approver.user_id == requester:
+        return ApproverCheck(False, "You asked for this; someone else has to approve it.", approval)
+    if approver.user_id in policy.admins:
+        return ApproverCheck(True, "You are an admin.", approval)
+    if found is None or approval is None:
+        return ApproverCheck(
+            False,
+            f"Rule {rule} no longer asks for approval; only an admin can decide this request.",
+            approval,
+        )
+    failure = _who_failure(replace(found, who=found.approvers), approver, facts)
+    if failure is not None:
+        return ApproverCheck(
+            False, f"Only {_short_list(sorted(found.approvers))} may approve this.", approval
+        )
+    return ApproverCheck(True, f"Rule {found.name} names you as an approver.", approval)
+
+
+# ---------------------------------------------------------------------------------------------
 # Explaining
 
 
@@ -509,8 +638,12 @@ def explain(decision: Decision) -> list[str]:
         lines = [f"Allowed. {decision.reason}"]
         if decision.require_reason:
             lines.append("A reason is required.")
+        if decision.approval is not None:
+            lines.append(_approval_line(decision.approval))
         return lines
     lines = [f"Denied. {decision.reason}"]
+    if decision.approval is not None:
+        lines.append(f"Rule {decision.rule} also needs approval from {decision.approval.text}.")
     others = [c for c in decision.checks if c.rule.name != decision.rule]
     if others:
         lines.append("Other rules:")
@@ -520,6 +653,13 @@ def explain(decision: Decision) -> list[str]:
     else:
         lines.append("Nobody else could do it here; an admin would have to change the policy.")
     return lines
+
+
+def _approval_line(approval: Approval) -> str:
+    return (
+        f"Approval is needed from {approval.text} (never the requester), "
+        f"within {approval.timeout_minutes} minutes."
+    )
 
 
 def describe(policy: Policy) -> list[str]:
@@ -553,6 +693,11 @@ def describe(policy: Policy) -> list[str]:
             text += "; a reason is required"
         if rule.max_per_hour is not None:
             text += f"; at most {rule.max_per_hour} per hour per person"
+        if rule.approval is not None:
+            text += (
+                f"; needs approval from {rule.approval.text} "
+                f"within {rule.approval_timeout_minutes} minutes"
+            )
         lines.append(text + ".")
     if not policy.rules:
         lines.append("No rules: only admins may terminate runs.")
@@ -891,6 +1036,7 @@ class _Parser:
             )
             max_per_hour = None
         actions = self.actions(raw.get("actions"), f"{base}.actions", at("actions"))
+        approvers, approvals, timeout = self.approval(raw, base, at)
         if len(self.problems) > before or name is None:
             return None
         return Rule(
@@ -901,8 +1047,57 @@ class _Parser:
             require_reason=require_reason is True,
             max_per_hour=max_per_hour,
             actions=actions,
+            approvers=approvers,
+            approvals=approvals,
+            approval_timeout_minutes=timeout,
             line=self.lines.rule(index),
         )
+
+    def approval(
+        self, raw: Mapping[str, object], base: str, at: Callable[[str], int | None]
+    ) -> tuple[frozenset[str], int, int]:
+        """A rule's `approvers`, `approvals` and `approval_timeout_minutes` (SPEC §4.6)."""
+        timeout = raw.get("approval_timeout_minutes", DEFAULT_APPROVAL_TIMEOUT_MINUTES)
+        count = raw.get("approvals")
+        if raw.get("approvers") is None:
+            for key in ("approvals", "approval_timeout_minutes"):
+                if key in raw:
+                    self.add(at(key), f"{base}.{key}", "needs approvers in the same rule")
+            return frozenset(), 0, DEFAULT_APPROVAL_TIMEOUT_MINUTES
+        approvers = self.ids(
+            raw.get("approvers"),
+            path=f"{base}.approvers",
+            line=at("approvers"),
+            kind="user (U…/W…) and user-group (S…) ids",
+            accept=_who_entry,
+            problem="is not a user (U…/W…) or user-group (S…) id",
+        )
+        # bool is an int subclass: `approvals = true` must not mean 1.
+        if count is None:
+            count = 1
+        elif type(count) is not int or count < 1:
+            self.add(at("approvals"), f"{base}.approvals", "must be a whole number of at least 1")
+            count = 1
+        elif (
+            approvers
+            and count > len(approvers)
+            and not any(GROUP_ID_PATTERN.fullmatch(a) for a in approvers)
+        ):
+            # With groups the count cannot be checked here; with people only, it can.
+            self.add(
+                at("approvals"),
+                f"{base}.approvals",
+                f"needs {count} distinct approvers but approvers names only "
+                f"{len(approvers)} people",
+            )
+        if type(timeout) is not int or not 1 <= timeout <= MAX_APPROVAL_TIMEOUT_MINUTES:
+            self.add(
+                at("approval_timeout_minutes"),
+                f"{base}.approval_timeout_minutes",
+                f"must be a whole number of minutes from 1 to {MAX_APPROVAL_TIMEOUT_MINUTES}",
+            )
+            timeout = DEFAULT_APPROVAL_TIMEOUT_MINUTES
+        return approvers, count, timeout
 
     def actions(self, value: object, path: str, line: int | None) -> frozenset[Action]:
         """A rule's `actions`: a non-empty list of terminate, pause, resume (all when absent)."""

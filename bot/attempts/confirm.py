@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC
 from enum import StrEnum
+from typing import Final
 
 from bot.attempts.context import AttemptContext
 from bot.attempts.lifecycle import Attempt, Blocked, Outcome, Resolved, Source
@@ -348,8 +349,17 @@ def describe_status(status: RunStatus | None) -> str:
     return status.status or status.state.value
 
 
+_PAST: Final = {Action.TERMINATE: "terminated", Action.PAUSE: "paused", Action.RESUME: "resumed"}
+
+
 def holder_text(holder: Attempt) -> str:
     """The audit's note on an attempt that found its run held by another."""
-    verb = "terminated" if holder.outcome is Outcome.SUCCEEDED else "being terminated"
+    done = _PAST[holder.action]
+    if holder.outcome is Outcome.SUCCEEDED:
+        state = f"already {done} by"
+    elif holder.outcome is Outcome.AWAITING_APPROVAL:
+        state = f"waiting for approval to be {done}, asked by"
+    else:
+        state = f"already being {done} by"
     when = holder.requested_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return f"already {verb} by {holder.user_id} at {when} (attempt {holder.id})"
+    return f"{state} {holder.user_id} at {when} (attempt {holder.id})"

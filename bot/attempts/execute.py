@@ -1,5 +1,8 @@
 """After the user confirms: one saga for every action (claim, re-check, call, verify, finish).
 
+A request whose rule needs approvers stops after the claim, waiting (`awaiting_approval`);
+once approved, `approve` enters the same saga at `run`.
+
 The order is what makes an action safe: the submission consumes the nonce, enters `pending` and
 claims the run in one transaction (a replay changes nothing; a second attempt on the run, from
 any user on any instance, is a duplicate); the policy and the run's state are checked again; the
@@ -23,7 +26,7 @@ from typing import Final, Protocol
 
 from bot.attempts.confirm import describe_status, holder_text
 from bot.attempts.context import AttemptContext, actor_of
-from bot.attempts.lifecycle import Attempt, Finished, Outcome, Submitted
+from bot.attempts.lifecycle import Attempt, Blocked, Finished, Outcome, Requested, Submitted
 from bot.attempts.ports import VectorShiftPort
 from bot.domain import Action, ActionResult, RunState, RunStatus
 from bot.policy import Decision
@@ -166,8 +169,12 @@ async def execute(
     *,
     action: Action | None = None,
     on_accepted: Callable[[Attempt], Awaitable[None]] | None = None,
+    attempt: Attempt | None = None,
 ) -> Execution | None:
     """Carry out the action of a confirmed attempt and verify that it took effect.
+
+    When the attempt's rule needs approvers (SPEC §4.6), nothing is called: the run is claimed
+    and the attempt waits for approval (`awaiting_approval`); `approve` takes it from there.
 
     Args:
         ctx: the use cases' context.
@@ -177,25 +184,43 @@ async def execute(
         action: the action chosen in the modal, when it may differ from the one asked for
             (a terminate switched to a pause); recorded with the submission.
         on_accepted: awaited once VectorShift accepted the call.
+        attempt: the attempt as the submission's ack read it, to save reading it again.
 
     Returns:
-        The final execution, or None when the submission was a replay (nothing changed).
+        The final execution (or the request waiting for approval), or None when the submission
+        was a replay (nothing changed).
 
     Raises:
         AuditWriteError: an event could not be written; no API call follows a failed write.
     """
-    started = await ctx.audit.submit(
-        attempt_id,
-        Submitted(nonce=nonce, owner=ctx.instance_id, reason=reason or None, action=action),
-        base_url=ctx.base_url,
-    )
+    known = attempt if attempt is not None else await ctx.audit.get(attempt_id)
+    rule = ctx.policy().rule(known.rule if known is not None else None)
+    approval = rule.approval if rule is not None else None
+    change: Submitted | Requested
+    if approval is None:
+        change = Submitted(nonce=nonce, owner=ctx.instance_id, reason=reason or None, action=action)
+    else:
+        change = Requested(
+            nonce=nonce,
+            approvals_needed=approval.approvals,
+            expires_at=ctx.clock() + approval.timeout,
+            reason=reason or None,
+            action=action,
+        )
+    started = await ctx.audit.submit(attempt_id, change, base_url=ctx.base_url)
     if started is None:
         return None
-    attempt, holder = started
+    submitted, holder = started
     if holder is not None:
-        change = Finished(Outcome.DUPLICATE, error=holder_text(holder))
-        return await _finish(ctx, attempt, change, holder=holder)
-    return await run(ctx, attempt, on_accepted)
+        duplicate = (
+            Blocked(Outcome.DUPLICATE, holder_text(holder))
+            if submitted.outcome is Outcome.AWAITING_APPROVAL
+            else Finished(Outcome.DUPLICATE, error=holder_text(holder))
+        )
+        return await _finish(ctx, submitted, duplicate, holder=holder)
+    if submitted.outcome is Outcome.AWAITING_APPROVAL:
+        return Execution(attempt=submitted)
+    return await run(ctx, submitted, on_accepted)
 
 
 async def run(
@@ -211,6 +236,13 @@ async def run(
     )
     if not decision.allowed:
         change = Finished(Outcome.DENIED, rule=decision.rule, error=decision.reason)
+        return await _finish(ctx, attempt, change, decision=decision)
+    approval = decision.approval
+    if approval is not None and len(attempt.approvers) < approval.approvals:
+        # The policy changed since the request (or the submission) to one needing approvers:
+        # fail closed, and the user asks again under the rule as it stands.
+        error = f"rule {decision.rule} now needs approval from {approval.text}"
+        change = Finished(Outcome.DENIED, rule=decision.rule, error=error)
         return await _finish(ctx, attempt, change, decision=decision)
     if isinstance(status, AuthError):
         change = Finished(
@@ -343,7 +375,7 @@ def _answered(attempt: Attempt, outcome: Outcome, verified: str) -> Finished:
 async def _finish(
     ctx: AttemptContext,
     attempt: Attempt,
-    change: Finished,
+    change: Finished | Blocked,
     *,
     failure: FailureReason | None = None,
     decision: Decision | None = None,

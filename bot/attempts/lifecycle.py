@@ -30,13 +30,18 @@ __all__ = [
     "Abandoned",
     "Action",
     "Applied",
+    "Approved",
     "Attempt",
     "Blocked",
     "Change",
+    "Expired",
     "Finished",
     "Move",
     "Outcome",
     "Reconciled",
+    "Rejected",
+    "RequestPosted",
+    "Requested",
     "Resolved",
     "Source",
     "Started",
@@ -58,6 +63,9 @@ class Outcome(StrEnum):
     UNCONFIRMED = "unconfirmed"
     FAILED = "failed"
     DUPLICATE = "duplicate"
+    AWAITING_APPROVAL = "awaiting_approval"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
 
     @property
     def is_final(self) -> bool:
@@ -96,6 +104,8 @@ AUDIT_FIELDS: Final[tuple[str, ...]] = (
     "error",
     "verified_status",
     "action",
+    "approved_by",
+    "approved_at",
 )
 """Export columns, in SPEC §6's order."""
 
@@ -109,8 +119,9 @@ class Attempt:
     """One attempt at an action on a run: its audited facts and the server-side context it needs.
 
     The fields named in `AUDIT_FIELDS` are exported; the rest (`pipeline_ref`, `response_url`,
-    `message_channel`, `message_ts`, `nonce`, `base_url`, `owner`, `channel_is_dm`) stay on the
-    server and never go into exports or Slack payloads.
+    `message_channel`, `message_ts`, `nonce`, `base_url`, `owner`, `channel_is_dm`,
+    `approvals_needed`, `expires_at`, `request_ts`) stay on the server and never go into
+    exports or Slack payloads.
     """
 
     id: str
@@ -135,6 +146,10 @@ class Attempt:
     api_status: str | None = None
     error: str | None = None
     verified_status: str | None = None
+    approved_by: str | None = None
+    """The approvers so far, user ids in the order they approved, comma-separated (§4.6)."""
+    approved_at: datetime | None = None
+    """When the last of them approved."""
     pipeline_ref: str | None = None
     response_url: str | None = None
     message_channel: str | None = None
@@ -144,6 +159,17 @@ class Attempt:
     owner: str | None = None
     """The instance running this attempt while it is pending (reconciliation, SPEC §6)."""
     channel_is_dm: bool = False
+    approvals_needed: int | None = None
+    """Distinct approvers the request needs, fixed when it is made (§4.6)."""
+    expires_at: datetime | None = None
+    """When a request nobody decided expires."""
+    request_ts: str | None = None
+    """The approval request's message, in `channel_id`."""
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        """Who has approved so far, in order."""
+        return tuple(self.approved_by.split(",")) if self.approved_by else ()
 
     def audit_record(self) -> dict[str, object]:
         """The exported view: exactly `AUDIT_FIELDS`, in order."""
@@ -224,6 +250,56 @@ class Submitted(Change):
 
 
 @dataclass(frozen=True)
+class Requested(Change):
+    """The user confirmed an action that needs approval: the nonce is consumed, nothing is
+    called, and the attempt waits for `approvals_needed` approvers until `expires_at`."""
+
+    kind: ClassVar[str] = "requested"
+    lands_in: ClassVar[Outcome | None] = Outcome.AWAITING_APPROVAL
+    nonce: str
+    approvals_needed: int
+    expires_at: datetime
+    reason: str | None = None
+    action: Action | None = None
+
+
+@dataclass(frozen=True)
+class RequestPosted(Change):
+    """Where the approval request was posted (server-side only: no event is written)."""
+
+    kind: ClassVar[str] = "request_posted"
+    request_ts: str
+
+
+@dataclass(frozen=True)
+class Approved(Change):
+    """One approver agreed. With enough distinct approvers the attempt is pending on `owner`;
+    an approver who already approved changes nothing."""
+
+    kind: ClassVar[str] = "approved"
+    approver: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class Rejected(Change):
+    """An approver said no; `error` says who and why."""
+
+    kind: ClassVar[str] = "rejected"
+    lands_in: ClassVar[Outcome | None] = Outcome.REJECTED
+    error: str
+
+
+@dataclass(frozen=True)
+class Expired(Change):
+    """Nobody decided in time."""
+
+    kind: ClassVar[str] = "expired"
+    lands_in: ClassVar[Outcome | None] = Outcome.EXPIRED
+    error: str
+
+
+@dataclass(frozen=True)
 class Finished(Change):
     """A pending attempt ends: the API's answer, the verified status, or why it did not go."""
 
@@ -264,11 +340,19 @@ TRANSITIONS: Final[Mapping[str, Move]] = {
         frozenset({_O.AWAITING_CONFIRMATION}), frozenset({_O.AWAITING_CONFIRMATION})
     ),
     Blocked.kind: Move(
-        frozenset({_O.AWAITING_CONFIRMATION}),
+        # From awaiting_approval: a request whose run turned out to be held already.
+        frozenset({_O.AWAITING_CONFIRMATION, _O.AWAITING_APPROVAL}),
         frozenset({_O.DENIED, _O.FAILED, _O.ALREADY_FINISHED, _O.DUPLICATE}),
     ),
     Abandoned.kind: Move(frozenset({_O.AWAITING_CONFIRMATION}), frozenset({_O.ABANDONED})),
     Submitted.kind: Move(frozenset({_O.AWAITING_CONFIRMATION}), frozenset({_O.PENDING})),
+    Requested.kind: Move(frozenset({_O.AWAITING_CONFIRMATION}), frozenset({_O.AWAITING_APPROVAL})),
+    RequestPosted.kind: Move(frozenset({_O.AWAITING_APPROVAL}), frozenset({_O.AWAITING_APPROVAL})),
+    Approved.kind: Move(
+        frozenset({_O.AWAITING_APPROVAL}), frozenset({_O.AWAITING_APPROVAL, _O.PENDING})
+    ),
+    Rejected.kind: Move(frozenset({_O.AWAITING_APPROVAL}), frozenset({_O.REJECTED})),
+    Expired.kind: Move(frozenset({_O.AWAITING_APPROVAL}), frozenset({_O.EXPIRED})),
     Finished.kind: Move(
         frozenset({_O.PENDING}),
         frozenset(
@@ -297,11 +381,12 @@ which consumes the nonce it names)."""
 def holds_run(holder: Attempt, action: Action) -> bool:
     """Whether `holder` keeps a new attempt at `action` off its run (SPEC §4.4, §4.5).
 
-    One action is in flight per run, whatever the action. After a verified terminate nothing
-    more goes ahead; after a verified pause, a resume or a terminate does but a second pause
-    does not; after a verified resume the run is running again and anything may follow.
+    One action is in flight per run, whatever the action, and a request waiting for approval
+    counts as in flight. After a verified terminate nothing more goes ahead; after a verified
+    pause, a resume or a terminate does but a second pause does not; after a verified resume
+    the run is running again and anything may follow.
     """
-    if holder.outcome is Outcome.PENDING:
+    if holder.outcome in {Outcome.PENDING, Outcome.AWAITING_APPROVAL}:
         return True
     if holder.outcome is not Outcome.SUCCEEDED:
         return False
@@ -365,10 +450,17 @@ def apply(current: Attempt | None, change: Change, *, now: datetime) -> Applied 
         f.name: getattr(change, f.name)
         for f in fields(change)
         if getattr(change, f.name) is not None
-        and (f.name not in _GUARDS or isinstance(change, Submitted))
+        and (f.name not in _GUARDS or isinstance(change, Submitted | Requested))
     }
-    if isinstance(change, Submitted):
+    if isinstance(change, Submitted | Requested):
         values["nonce"] = None  # consumed: a replayed submission finds nothing to match
+    if isinstance(change, Approved):
+        approvers = current.approvers
+        if change.approver in approvers:
+            return None  # one person counts once, however often they click
+        values = {"approved_by": ",".join((*approvers, change.approver)), "approved_at": now}
+        if len(approvers) + 1 >= (current.approvals_needed or 1):
+            values |= {"outcome": Outcome.PENDING, "owner": change.owner}
     if change.lands_in is not None:
         values["outcome"] = change.lands_in
     target = values.get("outcome", current.outcome)

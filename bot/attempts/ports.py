@@ -11,7 +11,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.attempts.lifecycle import Attempt, Change, Submitted
+from bot.attempts.lifecycle import Attempt, Change, Requested, Submitted
 from bot.domain import Action, ActionResult, Actor, ActorFacts, Pipeline, RunStatus
 
 
@@ -53,13 +53,14 @@ class AuditPort(Protocol):
         ...
 
     async def submit(
-        self, attempt_id: str, change: Submitted, *, base_url: str
+        self, attempt_id: str, change: Submitted | Requested, *, base_url: str
     ) -> tuple[Attempt, Attempt | None] | None:
-        """Record a submission and claim its run in one transaction.
+        """Record a submission (or an approval request) and claim its run in one transaction.
 
         Returns:
-            None when the submission is not legal (a replay); else the pending attempt and the
-            attempt holding the run instead of it (None when the claim is this attempt's).
+            None when the submission is not legal (a replay); else the pending (or
+            awaiting-approval) attempt and the attempt holding the run instead of it (None
+            when the claim is this attempt's).
         """
         ...
 
@@ -78,6 +79,14 @@ class AuditPort(Protocol):
     ) -> list[Attempt]: ...
 
     async def expired_awaiting(self, *, older_than: datetime) -> list[Attempt]: ...
+
+    async def awaiting_approval(self, *, limit: int = 200) -> list[Attempt]:
+        """Requests waiting for approval, oldest first."""
+        ...
+
+    async def overdue_approvals(self, *, now: datetime) -> list[Attempt]:
+        """Requests waiting for approval whose `expires_at` has passed."""
+        ...
 
     async def heartbeat(self, instance_id: str) -> None:
         """Say this instance is alive (SPEC §6)."""

@@ -129,6 +129,11 @@ class AttemptRow(Base):
     api_status: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     verified_status: Mapped[str | None] = mapped_column(Text)
+    approved_by: Mapped[str | None] = mapped_column(Text)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approvals_needed: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    request_ts: Mapped[str | None] = mapped_column(SLACK_TS)
     pipeline_ref: Mapped[str | None] = mapped_column(Text)
     response_url: Mapped[str | None] = mapped_column(Text)
     message_channel: Mapped[str | None] = mapped_column(SLACK_ID)
@@ -146,6 +151,8 @@ class AttemptRow(Base):
         Index("ix_attempts_user_id_rule_requested_at", "user_id", "rule", "requested_at"),
         # history: newest attempts of some pipelines.
         Index("ix_attempts_pipeline_id_requested_at", "pipeline_id", "requested_at"),
+        # overdue_approvals: requests waiting past their expiry.
+        Index("ix_attempts_outcome_expires_at", "outcome", "expires_at"),
     )
 
 

@@ -57,6 +57,7 @@ from bot.attempts.lifecycle import (
     Attempt,
     Change,
     Outcome,
+    Requested,
     Source,
     Started,
     Submitted,
@@ -75,7 +76,7 @@ T = TypeVar("T")
 CHAIN_LOCK_KEY: Final = 0x76735F6175646974
 """`pg_advisory_xact_lock` key serialising chain appends across instances ("vs_audit")."""
 
-_DATETIME_FIELDS: Final = frozenset({"requested_at", "completed_at"})
+_DATETIME_FIELDS: Final = frozenset({"requested_at", "completed_at", "approved_at", "expires_at"})
 _REACHED_API: Final = (Outcome.PENDING, Outcome.SUCCEEDED, Outcome.FAILED, Outcome.UNCONFIRMED)
 _CLAIM_ROUNDS: Final = 8
 """Compare-and-set rounds before giving up; each lost round means another claimer won."""
@@ -204,13 +205,16 @@ class AuditRepository:
         return updated
 
     async def submit(
-        self, attempt_id: str, change: Submitted, *, base_url: str
+        self, attempt_id: str, change: Submitted | Requested, *, base_url: str
     ) -> tuple[Attempt, Attempt | None] | None:
         """Record a submission (`pending`) and claim its run, in one transaction.
 
+        A request that needs approval (`Requested`, `awaiting_approval`) claims the run the
+        same way: while it waits, nobody else acts on the run (SPEC §4.6).
+
         Args:
             attempt_id: the attempt, which must be awaiting confirmation with the change's nonce.
-            change: the submission (nonce, owner, reason).
+            change: the submission (nonce, owner, reason) or the approval request.
             base_url: the VectorShift base URL, part of the claim key.
 
         Returns:
@@ -456,6 +460,36 @@ class AuditRepository:
             .order_by(_attempts.c.requested_at, _attempts.c.id)
         )
         return await self._read("expired attempts", lambda session: _attempts_of(session, query))
+
+    async def awaiting_approval(self, *, limit: int = 200) -> list[Attempt]:
+        """Requests waiting for approval, oldest first.
+
+        Raises:
+            AuditReadError: if the store cannot be read.
+        """
+        query = (
+            select(_attempts)
+            .where(_attempts.c.outcome == Outcome.AWAITING_APPROVAL.value)
+            .order_by(_attempts.c.requested_at, _attempts.c.id)
+            .limit(limit)
+        )
+        return await self._read("approval requests", lambda session: _attempts_of(session, query))
+
+    async def overdue_approvals(self, *, now: datetime) -> list[Attempt]:
+        """Requests waiting for approval whose `expires_at` is not after `now`.
+
+        Raises:
+            AuditReadError: if the store cannot be read.
+        """
+        query = (
+            select(_attempts)
+            .where(
+                _attempts.c.outcome == Outcome.AWAITING_APPROVAL.value,
+                _attempts.c.expires_at <= now,
+            )
+            .order_by(_attempts.c.expires_at, _attempts.c.id)
+        )
+        return await self._read("overdue approvals", lambda session: _attempts_of(session, query))
 
     async def orphaned_pending(self, *, lapse: timedelta, instance_id: str) -> list[Attempt]:
         """Pending attempts whose owner has stopped, or not renewed its heartbeat for `lapse`.

@@ -1,4 +1,5 @@
-"""The action buttons (Terminate, Pause, Resume), Retry, and the modal's action choice (§4.3–4.5).
+"""The action buttons (Terminate, Pause, Resume), Retry, the modal's action choice, and Approve
+and Reject on approval requests (§4.3–4.6).
 
 A button's value is data, not permission: it is parsed like typed text, and the policy is
 judged on the clicking user and the channel of the click. Nothing is kept of a click that is
@@ -110,4 +111,41 @@ async def handle_action_choice(
         flows.switch_action(deps, as_dict(body.get("view")), Action(str(selected))),
         name="switch_action",
         interaction=None,  # nothing to tell: the modal simply keeps its last state
+    )
+
+
+def _attempt_id(body: dict[str, Any]) -> str | None:
+    value = first_action(body).get("value")
+    return value if isinstance(value, str) and 0 < len(value) <= 64 else None
+
+
+async def handle_approve_button(
+    ack: AsyncAck, body: dict[str, Any], interaction: Interaction, deps: Deps
+) -> None:
+    """Approve on an approval request (value: the attempt id), §4.6."""
+    await ack()
+    attempt_id = _attempt_id(body)
+    if attempt_id is None:
+        return
+    flows.start(
+        deps,
+        flows.approve_request(deps, attempt_id, interaction),
+        name="approve_request",
+        interaction=interaction,
+    )
+
+
+async def handle_reject_button(
+    ack: AsyncAck, body: dict[str, Any], interaction: Interaction, deps: Deps
+) -> None:
+    """Reject on an approval request: the reason modal opens (or the clicker is told why not)."""
+    await ack()
+    attempt_id = _attempt_id(body)
+    if attempt_id is None:
+        return
+    flows.start(
+        deps,
+        flows.open_rejection(deps, attempt_id, interaction),
+        name="open_rejection",
+        interaction=interaction,
     )

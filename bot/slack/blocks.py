@@ -26,7 +26,7 @@ from bot.attempts.confirm import Blocker, Preparation, describe_status
 from bot.attempts.execute import Execution, FailureReason
 from bot.attempts.lifecycle import Attempt, Outcome
 from bot.domain import Action, Alert, Pipeline, RunState, RunStatus
-from bot.policy import Decision, explain
+from bot.policy import Approval, ApproverCheck, Decision, explain
 from bot.slack import ids
 
 Block = dict[str, Any]
@@ -63,6 +63,7 @@ USAGE = (
     "• `/vs-terminate status <pipeline> <run>` — current status of a run\n"
     "• `/vs-terminate history [<pipeline> [<run>]]` — the last 10 attempts\n"
     "• `/vs-terminate can-i <pipeline>` — what you may do to its runs here, and why\n"
+    "• `/vs-terminate approvals` — requests waiting for your approval, and yours waiting\n"
     "• `/vs-terminate help` — this message\n"
     "`<pipeline>` is a pipeline id, an alias from the policy file, or a name "
     '(quote it if it has spaces: `"Nightly ETL"`).\n'
@@ -403,16 +404,23 @@ def history_reply(attempts: list[Attempt]) -> Reply:
             f"• {_when(a.requested_at)} — <@{a.user_id}> — {VERB[a.action]} "
             f"{neutral(attempt_pipeline(a))} run `{run}` — *{a.outcome.value}*"
         )
-        rows.append(
-            [
-                _t(f"{_when(a.requested_at)} — "),
-                _user(a.user_id),
-                _t(f" — {VERB[a.action]} {attempt_pipeline(a)} run "),
-                _t(run, code=True),
-                _t(" — "),
-                _t(a.outcome.value, bold=True),
-            ]
-        )
+        row = [
+            _t(f"{_when(a.requested_at)} — "),
+            _user(a.user_id),
+            _t(f" — {VERB[a.action]} {attempt_pipeline(a)} run "),
+            _t(run, code=True),
+            _t(" — "),
+            _t(a.outcome.value, bold=True),
+        ]
+        if a.approvers:
+            lines[-1] += " (approved by " + ", ".join(f"<@{u}>" for u in a.approvers)
+            lines[-1] += f" at {_when(a.approved_at)})"
+            row.append(_t(" (approved by "))
+            for i, approver in enumerate(a.approvers):
+                row += [_t(", ")] if i else []
+                row.append(_user(approver))
+            row.append(_t(f" at {_when(a.approved_at)})"))
+        rows.append(row)
     return _ephemeral("\n".join(lines), [_section("*Last attempts*"), _rich(*rows, bullets=True)])
 
 
@@ -630,8 +638,14 @@ def _blocked_block(prep: Preparation) -> Block:
 
 
 def duplicate_text(holder: Attempt) -> str:
-    """Someone else's attempt is in flight or succeeded for this run."""
+    """Someone else's attempt is in flight, waiting for approval, or succeeded for this run."""
     past = PAST[holder.action]
+    if holder.outcome is Outcome.AWAITING_APPROVAL:
+        return (
+            f":information_source: <@{holder.user_id}> already asked to {VERB[holder.action]} "
+            f"this run and is waiting for approval (since {_when(holder.requested_at)}, "
+            f"attempt {holder.id})."
+        )
     verb = past if holder.outcome is Outcome.SUCCEEDED else f"being {past}"
     return (
         f":information_source: This run is already {verb} by <@{holder.user_id}> "
@@ -734,6 +748,8 @@ def _icon(outcome: Outcome) -> str:
         Outcome.ALREADY_FINISHED: ":information_source:",
         Outcome.DUPLICATE: ":information_source:",
         Outcome.ABANDONED: ":heavy_minus_sign:",
+        Outcome.REJECTED: ":no_entry_sign:",
+        Outcome.EXPIRED: ":hourglass:",
     }.get(outcome, ":hourglass_flowing_sand:")
 
 
@@ -835,6 +851,9 @@ def result_message(execution: Execution, *, buttons: bool = True) -> tuple[str, 
         ),
         _plain_context(f"Attempt {attempt.id}"),
     ]
+    if attempt.approvers:
+        people = ", ".join(f"<@{u}>" for u in attempt.approvers)
+        body.insert(-1, _context(mrkdwn(f"Approved by {people} at {_when(attempt.approved_at)}")))
     if buttons and attempt.outcome in {Outcome.FAILED, Outcome.UNCONFIRMED}:
         body.append(
             {
@@ -1007,3 +1026,239 @@ def retried_message(
     kept = [b for b in original_blocks if b.get("type") != "actions"]
     note = f"Retried by <@{attempt.user_id}> (attempt {attempt.id})."
     return _message(fallback, [*kept, _context(mrkdwn(note))])
+
+
+# ---------------------------------------------------------------------------------------------
+# Approvals (§4.6)
+
+
+def _approvers_text(approval: Approval | None) -> str:
+    if approval is None:
+        return "an admin"
+    people = ", ".join(_mention(a) for a in sorted(approval.approvers)[:10])
+    return f"{approval.approvals} of {people}" if approval.approvals > 1 else f"one of {people}"
+
+
+def approval_request_message(
+    attempt: Attempt, approval: Approval | None, *, note: str | None = None
+) -> tuple[str, list[Block]]:
+    """The approval request in the channel: who asks what, who may agree, Approve and Reject.
+
+    While the request waits it carries the buttons (value: the attempt id) and the approvals
+    so far; once decided, `note` says how (approved, rejected, expired) and the buttons go.
+
+    Args:
+        attempt: the request.
+        approval: the rule's approval as the policy stands (None: only an admin may decide).
+        note: app-written mrkdwn saying how the request was decided.
+    """
+    run = attempt.run_id or "?"
+    verb = VERB[attempt.action]
+    asked = f":raised_hand: <@{attempt.user_id}> asks to {verb} run `{run}`"
+    who = _approvers_text(approval)
+    expires = f"by {_when(attempt.expires_at)}" if attempt.expires_at else "soon"
+    so_far = ", ".join(f"<@{u}>" for u in attempt.approvers)
+    needed = attempt.approvals_needed or 1
+    waiting = attempt.outcome is Outcome.AWAITING_APPROVAL
+    lines = [f"Needs approval from {who} (never the requester), {expires}."]
+    if so_far:
+        lines.append(f"Approved so far: {so_far} ({len(attempt.approvers)} of {needed}).")
+    text = (
+        f"{asked} of {neutral(attempt_pipeline(attempt))}. {' '.join(lines)} "
+        f"Reason: {neutral(attempt.reason or '(none given)')}."
+    )
+    body: list[Block] = [
+        _rich(
+            [
+                _emoji(":raised_hand:"),
+                _t(" "),
+                _user(attempt.user_id),
+                _t(f" asks to {verb} run "),
+                _t(run, code=True),
+                _t(f" of {attempt_pipeline(attempt)}."),
+            ]
+        ),
+        _fields(
+            f"Pipeline: {attempt_pipeline(attempt)}",
+            f"Run: {run}",
+            f"Reason: {attempt.reason or '(none given)'}",
+            f"Action: {verb} — {MEANING[attempt.action]}",
+        ),
+        _section("\n".join(lines)),
+    ]
+    if note is not None:
+        body.append({"type": "section", "block_id": "vs_terminate_decision", "text": mrkdwn(note)})
+        text = f"{text} {note}"
+    if waiting:
+        body.append(
+            {
+                "type": "actions",
+                "block_id": "vs_terminate_approval",
+                "elements": [
+                    _button("Approve", ids.APPROVE_ACTION, attempt.id, style="primary"),
+                    _button("Reject", ids.REJECT_ACTION, attempt.id, style="danger"),
+                ],
+            }
+        )
+    body.append(_plain_context(f"Attempt {attempt.id}"))
+    return _message(text, body)
+
+
+def approved_note(attempt: Attempt) -> str:
+    """The request's decision line once enough approvers agreed."""
+    people = ", ".join(f"<@{u}>" for u in attempt.approvers)
+    return (
+        f":white_check_mark: Approved by {people} at {_when(attempt.approved_at)}; "
+        f"{WORKING[attempt.action].lower().rstrip('…')} — the result follows in this thread."
+    )
+
+
+def rejected_note(attempt: Attempt, rejecter: str, reason: str) -> str:
+    """The request's decision line after a rejection (the reason is quoted inert)."""
+    said = f": {neutral(reason)}" if reason else ""
+    return f":no_entry_sign: Rejected by <@{rejecter}> at {_when(attempt.completed_at)}{said}."
+
+
+def expired_note(attempt: Attempt) -> str:
+    """The request's decision line after nobody decided in time."""
+    return (
+        f":hourglass: Expired: nobody approved it by {_when(attempt.expires_at)}. Nothing was "
+        f"done to the run; <@{attempt.user_id}> may ask again."
+    )
+
+
+def requester_told(attempt: Attempt, note: str) -> str:
+    """The thread reply that tells the requester how their request was decided."""
+    return f"<@{attempt.user_id}> {note}"
+
+
+def awaiting_approval_modal(attempt: Attempt, approval: Approval | None) -> View:
+    """The modal after a request that needs approval: nothing was done yet, and who decides."""
+    where = f" in <#{attempt.channel_id}>" if attempt.channel_id else ""
+    expires = f" It expires at {_when(attempt.expires_at)}." if attempt.expires_at else ""
+    return _modal(
+        [
+            _section(
+                f":raised_hand: Nothing was done yet: this needs approval from "
+                f"{_approvers_text(approval)}. The request is posted{where}; the result will "
+                f"follow in its thread.{expires}"
+            ),
+            _details(attempt, None),
+            _plain_context(f"Attempt {attempt.id}"),
+        ],
+        title=TITLES[attempt.action],
+    )
+
+
+def reject_modal(attempt: Attempt) -> View:
+    """The small modal a Reject click opens: an optional reason (callback `vs_terminate_reject`)."""
+    run = attempt.run_id or "?"
+    return _modal(
+        [
+            _rich(
+                [
+                    _t("Reject "),
+                    _user(attempt.user_id),
+                    _t(f"'s request to {VERB[attempt.action]} run "),
+                    _t(run, code=True),
+                    _t(f" of {attempt_pipeline(attempt)}?"),
+                ]
+            ),
+            {
+                "type": "input",
+                "block_id": ids.REJECT_REASON_BLOCK,
+                "optional": True,
+                "label": plain("Reason (optional)"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ids.REJECT_REASON_ACTION,
+                    "multiline": True,
+                    "max_length": 1000,
+                },
+            },
+        ],
+        submit="Reject",
+        callback_id=ids.REJECT_CALLBACK,
+        metadata=attempt.id,
+        close="Cancel",
+        title="Reject request",
+    )
+
+
+def not_an_approver_text(check: ApproverCheck, approval: Approval | None) -> str:
+    """Someone who may not decide a request clicked Approve or Reject (told ephemerally)."""
+    return (
+        f":information_source: {_linked(check.reason)} "
+        f"It needs approval from {_approvers_text(approval)}."
+    )
+
+
+def request_settled_text(attempt: Attempt | None) -> str:
+    """A click on a request that was decided already (or that the bot does not know)."""
+    if attempt is None:
+        return ":information_source: The bot does not know this request."
+    return f":information_source: This request is already {attempt.outcome.value}; nothing changed."
+
+
+def request_not_posted_text(attempt: Attempt) -> str:
+    """The approval request could not be posted in the channel (a private one without the bot)."""
+    return (
+        ":warning: Your request is waiting for approval, but the bot could not post it in this "
+        "channel (invite the bot to it). Approvers can still find it with "
+        f"`/vs-terminate approvals` (attempt {attempt.id})."
+    )
+
+
+def already_approved_text() -> str:
+    """An approver clicked Approve again on a request that still waits for others."""
+    return ":information_source: You have approved this already; it waits for another approver."
+
+
+APPROVALS_LISTED: Final = 15
+"""Requests listed with buttons in one `approvals` answer (two blocks each, under Slack's 50)."""
+
+
+def approvals_reply(decidable: list[Attempt], mine: list[Attempt]) -> Reply:
+    """`/vs-terminate approvals`: requests the caller may decide (with Approve and Reject), and
+    their own still waiting."""
+
+    def row(a: Attempt) -> str:
+        where = f" in <#{a.channel_id}>" if a.channel_id else ""
+        return (
+            f"• <@{a.user_id}> — {VERB[a.action]} {neutral(attempt_pipeline(a))} run "
+            f"`{a.run_id or '?'}`{where} — expires {_when(a.expires_at)} — attempt {a.id}"
+        )
+
+    if not decidable and not mine:
+        text = "No approval requests are waiting on you, and none of yours is waiting."
+        return _ephemeral(text, [_section(text)])
+    body: list[Block] = []
+    lines: list[str] = []
+    if decidable:
+        head = f"*Waiting for your approval* ({len(decidable)})"
+        body.append(_section(head))
+        lines.append(head)
+        for i, a in enumerate(decidable[:APPROVALS_LISTED]):
+            body.append(_section(row(a)))
+            body.append(
+                {
+                    "type": "actions",
+                    "block_id": f"vs_terminate_approval_{i}",
+                    "elements": [
+                        _button("Approve", ids.APPROVE_ACTION, a.id, style="primary"),
+                        _button("Reject", ids.REJECT_ACTION, a.id, style="danger"),
+                    ],
+                }
+            )
+            lines.append(row(a))
+        if len(decidable) > APPROVALS_LISTED:
+            more = f"…and {len(decidable) - APPROVALS_LISTED} more, oldest first."
+            body.append(_plain_context(more))
+    else:
+        body.append(_section("No approval requests are waiting on you."))
+        lines.append("No approval requests are waiting on you.")
+    if mine:
+        shown = "\n".join(row(a) for a in mine[:10])
+        body.append(_section(f"*Your requests still waiting*\n{shown}"))
+        lines.append(f"*Your requests still waiting*\n{shown}")
+    return _ephemeral("\n".join(lines), body)

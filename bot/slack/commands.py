@@ -14,6 +14,7 @@ from bot.attempts import confirm
 from bot.attempts.lifecycle import Source
 from bot.domain import (
     ActionCommand,
+    ApprovalsCommand,
     CanICommand,
     HelpCommand,
     HistoryCommand,
@@ -55,9 +56,11 @@ async def handle_command(
         work = flows.answer_status(deps, interaction, command)
     elif isinstance(command, HistoryCommand):
         work = flows.answer_history(deps, interaction, command)
-    else:
-        assert isinstance(command, CanICommand)  # noqa: S101 - exhaustive over Command
+    elif isinstance(command, CanICommand):
         work = flows.answer_can_i(deps, interaction, command)
+    else:
+        assert isinstance(command, ApprovalsCommand)  # noqa: S101 - exhaustive over Command
+        work = flows.answer_approvals(deps, interaction)
     flows.start(deps, work, name=type(command).__name__, interaction=interaction)
 
 

@@ -38,6 +38,7 @@ from bot.attempts.lifecycle import Attempt, Outcome, Source
 from bot.domain import AlertKey
 from bot.errors import BotError
 from bot.metrics import Metrics
+from bot.policy import Approval
 from bot.slack import blocks
 
 logger = logging.getLogger(__name__)
@@ -258,8 +259,7 @@ class Delivery:
         attempt = execution.attempt
         text, message_blocks = blocks.result_message(execution)
         channel = attempt.message_channel or attempt.channel_id
-        # The clicked message may itself be a reply: answer in its thread, not under the reply.
-        thread_ts = attempt.thread_ts or attempt.message_ts
+        thread_ts = _thread_of(attempt)
         posted = await self._deliver(
             attempt=attempt,
             channel=channel,
@@ -403,6 +403,63 @@ class Delivery:
         except SlackApiError as exc:
             logger.warning("chain checkpoint post failed: %s", exc.response.get("error"))
 
+    # -- approval requests (§4.6) -------------------------------------------------------------
+
+    async def post_request(self, attempt: Attempt, approval: Approval | None) -> str | None:
+        """Post an approval request where the incident is (the alert's thread for buttons).
+
+        Returns:
+            The request message's ts, or None when it could not be posted; then the requester
+            is told why, and approvers still find it with `/vs-terminate approvals`.
+        """
+        text, message_blocks = blocks.approval_request_message(attempt, approval)
+        channel = attempt.message_channel or attempt.channel_id
+        if channel and not attempt.channel_is_dm:
+            try:
+                thread = attempt.thread_ts or attempt.message_ts
+                return await self.post(channel, text, message_blocks, thread_ts=thread)
+            except SlackApiError as exc:
+                logger.info("cannot post the approval request in %s: %s", channel, exc)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                logger.warning("cannot reach Slack to post an approval request: %r", exc)
+        await self.tell(
+            user_id=attempt.user_id,
+            response_url=attempt.response_url,
+            channel=channel,
+            text=blocks.request_not_posted_text(attempt),
+        )
+        return None
+
+    async def update_request(
+        self, attempt: Attempt, approval: Approval | None, note: str | None = None
+    ) -> None:
+        """Show a request's approvals so far, or how it was decided (buttons gone)."""
+        channel = attempt.message_channel or attempt.channel_id
+        if attempt.request_ts is None or channel is None:
+            return
+        text, message_blocks = blocks.approval_request_message(attempt, approval, note=note)
+        try:
+            await self._client.chat_update(
+                channel=channel, ts=attempt.request_ts, text=text, blocks=message_blocks
+            )
+        except SlackApiError as exc:
+            self._count("chat.update", exc)
+            logger.warning("could not update approval request %s: %s", attempt.id, exc)
+
+    async def tell_requester(self, attempt: Attempt, note: str) -> None:
+        """Tell the requester, in the request's thread, how their request was decided."""
+        channel = attempt.message_channel or attempt.channel_id
+        text = blocks.requester_told(attempt, note)
+        if channel and attempt.request_ts is not None:
+            try:
+                await self.post(channel, text, thread_ts=_thread_of(attempt))
+                return
+            except SlackApiError as exc:
+                logger.info("cannot tell the requester in %s: %s", channel, exc)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                logger.warning("cannot reach Slack to tell the requester: %r", exc)
+        await self.direct_message(attempt.user_id, text)
+
     # -- alerts -----------------------------------------------------------------------------
 
     async def put(
@@ -439,6 +496,12 @@ class Delivery:
         ts = await self.post(channel, text, message_blocks, thread_ts=thread_ts)
         self.remember_message(ts, text, message_blocks)
         return ts
+
+
+def _thread_of(attempt: Attempt) -> str | None:
+    """Where an attempt's messages go: the thread it came from (a clicked message may itself be
+    a reply: its thread, not under the reply), else the thread of its approval request."""
+    return attempt.thread_ts or attempt.message_ts or attempt.request_ts
 
 
 def _message_size(entry: tuple[str, list[dict[str, Any]]]) -> int:

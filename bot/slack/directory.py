@@ -86,8 +86,13 @@ class Directory:
         self._refreshing: dict[str, asyncio.Future[None]] = {}
 
     def groups_named(self, policy: Policy) -> frozenset[str]:
-        """Every user-group id (S…) that the policy's rules mention."""
-        return frozenset(who for rule in policy.rules for who in rule.who if who.startswith("S"))
+        """Every user-group id (S…) that the policy's rules mention, approvers included."""
+        return frozenset(
+            who
+            for rule in policy.rules
+            for who in rule.who | rule.approvers
+            if who.startswith("S")
+        )
 
     def upper_bound_facts(self, actor: Actor) -> ActorFacts:
         """The most the cache allows the actor to be, without I/O (for the ack path).

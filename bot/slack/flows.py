@@ -11,17 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final
 
 from slack_sdk.errors import SlackApiError
 
-from bot.attempts import confirm, execute, queries, upkeep
+from bot.attempts import approve, confirm, execute, queries, upkeep
+from bot.attempts.approve import Verdict
 from bot.attempts.confirm import AttemptRequest
-from bot.attempts.lifecycle import Attempt, Source
+from bot.attempts.lifecycle import Attempt, Outcome, Source
 from bot.attempts.queries import LookupFailedError
 from bot.domain import Action, ActionCommand, CanICommand, HistoryCommand, StatusCommand
-from bot.policy import Decision
+from bot.policy import Approval, Decision
 from bot.slack import blocks
 from bot.slack.deps import Deps
 from bot.slack.requests import Interaction
@@ -195,8 +196,13 @@ async def run_action(
     interaction: Interaction,
     *,
     action: Action | None = None,
+    attempt: Attempt | None = None,
 ) -> None:
-    """After a confirmed submission: act, verify, and tell everyone the result."""
+    """After a confirmed submission: act, verify, and tell everyone the result.
+
+    A request that needs approval stops at the claim: the modal says who decides, and the
+    request is posted for them.
+    """
     view_id = interaction.view_id
 
     async def show(view: dict[str, Any]) -> None:
@@ -212,13 +218,137 @@ async def run_action(
         await show(blocks.verifying_modal(attempt))
 
     execution = await execute.execute(
-        deps.attempts, attempt_id, nonce, reason, action=action, on_accepted=accepted
+        deps.attempts,
+        attempt_id,
+        nonce,
+        reason,
+        action=action,
+        on_accepted=accepted,
+        attempt=attempt,
     )
     if execution is None:
         return
     interaction.settled = execution.attempt.outcome.value
     _count(deps, execution.attempt)
+    if execution.attempt.outcome is Outcome.AWAITING_APPROVAL:
+        await _request_approval(deps, execution.attempt, show)
+        return
     await asyncio.gather(show(blocks.result_modal(execution)), deps.delivery.announce(execution))
+
+
+# -- approvals (§4.6) -------------------------------------------------------------------------
+
+
+def _approval_of(deps: Deps, attempt: Attempt | None) -> Approval | None:
+    rule = deps.attempts.policy().rule(attempt.rule if attempt is not None else None)
+    return rule.approval if rule is not None else None
+
+
+async def _request_approval(
+    deps: Deps, attempt: Attempt, show: Callable[[dict[str, Any]], Awaitable[None]]
+) -> None:
+    """A request that needs approval: say so in the modal, post it for the approvers."""
+    approval = _approval_of(deps, attempt)
+    await show(blocks.awaiting_approval_modal(attempt, approval))
+    ts = await deps.delivery.post_request(attempt, approval)
+    if ts is not None:
+        attempt = await approve.posted(deps.attempts, attempt.id, ts) or attempt
+    await deps.delivery.mirror(attempt)
+
+
+async def approve_request(deps: Deps, attempt_id: str, interaction: Interaction) -> None:
+    """Approve clicked: count the approval; with enough of them, run the action."""
+    decided = await approve.approve(deps.attempts, attempt_id, interaction.actor)
+    attempt = decided.attempt
+    approval = _approval_of(deps, attempt)
+    if decided.verdict is not Verdict.APPROVED and decided.verdict is not Verdict.COUNTED:
+        await _tell_clicker(deps, interaction, _refusal(decided, approval))
+        return
+    assert attempt is not None  # noqa: S101 - an approval always names its attempt
+    if decided.verdict is Verdict.COUNTED:
+        await deps.delivery.update_request(attempt, approval)
+        return
+    await deps.delivery.update_request(attempt, approval, note=blocks.approved_note(attempt))
+    execution = await execute.run(deps.attempts, attempt)
+    interaction.settled = execution.attempt.outcome.value
+    _count(deps, execution.attempt)
+    await deps.delivery.announce(execution)
+
+
+async def open_rejection(deps: Deps, attempt_id: str, interaction: Interaction) -> None:
+    """Reject clicked: a certain refusal is told at once, else the reason modal opens."""
+    attempt = await deps.attempts.audit.get(attempt_id)
+    approval = _approval_of(deps, attempt)
+    if attempt is None or attempt.outcome is not Outcome.AWAITING_APPROVAL:
+        await _tell_clicker(deps, interaction, blocks.request_settled_text(attempt))
+        return
+    check = approve.precheck(deps.attempts, attempt, interaction.actor)
+    if not check.allowed:
+        await _tell_clicker(deps, interaction, blocks.not_an_approver_text(check, approval))
+        return
+    try:
+        await deps.client.views_open(
+            trigger_id=interaction.trigger_id, view=blocks.reject_modal(attempt)
+        )
+    except SlackApiError as exc:
+        logger.warning("reject modal not opened: %s", exc.response.get("error"))
+        await _tell_clicker(deps, interaction, blocks.trigger_expired_text())
+
+
+async def reject_request(
+    deps: Deps, attempt_id: str, reason: str, interaction: Interaction
+) -> None:
+    """The rejection modal was submitted: settle the request and tell the requester."""
+    decided = await approve.reject(deps.attempts, attempt_id, interaction.actor, reason)
+    attempt = decided.attempt
+    approval = _approval_of(deps, attempt)
+    if decided.verdict is not Verdict.REJECTED or attempt is None:
+        await deps.delivery.tell(
+            user_id=interaction.actor.user_id,
+            response_url=None,
+            channel=attempt.channel_id if attempt is not None else None,
+            text=_refusal(decided, approval),
+        )
+        return
+    interaction.settled = attempt.outcome.value
+    _count(deps, attempt)
+    note = blocks.rejected_note(attempt, interaction.actor.user_id, reason)
+    await deps.delivery.update_request(attempt, approval, note=note)
+    await deps.delivery.tell_requester(attempt, note)
+    await deps.delivery.mirror(attempt)
+
+
+async def expire_overdue(deps: Deps) -> None:
+    """The sweep: requests nobody decided in time expire, and their requesters are told."""
+    for attempt in await approve.expire_overdue(deps.attempts):
+        _count(deps, attempt)
+        note = blocks.expired_note(attempt)
+        await deps.delivery.update_request(attempt, _approval_of(deps, attempt), note=note)
+        await deps.delivery.tell_requester(attempt, note)
+        await deps.delivery.mirror(attempt)
+
+
+def _refusal(decided: approve.Decided, approval: Approval | None) -> str:
+    if decided.verdict is Verdict.NOT_ALLOWED and decided.check is not None:
+        return blocks.not_an_approver_text(decided.check, approval)
+    if decided.verdict is Verdict.ALREADY_YOURS:
+        return blocks.already_approved_text()
+    return blocks.request_settled_text(decided.attempt)
+
+
+async def _tell_clicker(deps: Deps, interaction: Interaction, text: str) -> None:
+    await deps.delivery.tell(
+        user_id=interaction.actor.user_id,
+        response_url=interaction.response_url,
+        channel=interaction.where.channel_id,
+        text=text,
+    )
+
+
+async def answer_approvals(deps: Deps, interaction: Interaction) -> None:
+    """`/vs-terminate approvals`: what waits on the caller, and their own requests waiting."""
+    decidable, mine = await approve.waiting_on(deps.attempts, interaction.actor)
+    await _respond(deps, interaction, blocks.approvals_reply(decidable, mine))
 
 
 async def record_denial(deps: Deps, request: AttemptRequest, decision: Decision) -> None:

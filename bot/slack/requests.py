@@ -95,8 +95,13 @@ def action_choice(view: dict[str, Any]) -> Action | None:
 
 def reason_value(view: dict[str, Any]) -> object:
     """The reason input's raw value from a submitted view."""
+    return text_value(view, ids.REASON_BLOCK, ids.REASON_ACTION)
+
+
+def text_value(view: dict[str, Any], block_id: str, action_id: str) -> object:
+    """One input's raw value from a submitted view (None when absent)."""
     values = as_dict(as_dict(view.get("state")).get("values"))
-    return as_dict(as_dict(values.get(ids.REASON_BLOCK)).get(ids.REASON_ACTION)).get("value")
+    return as_dict(as_dict(values.get(block_id)).get(action_id)).get("value")
 
 
 @dataclass(slots=True)

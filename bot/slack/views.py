@@ -16,7 +16,7 @@ from bot.domain import Where, clean_reason
 from bot.errors import UsageError
 from bot.slack import blocks, flows, ids
 from bot.slack.deps import Deps
-from bot.slack.requests import Interaction, action_choice, as_dict, reason_value
+from bot.slack.requests import Interaction, action_choice, as_dict, reason_value, text_value
 
 
 async def handle_confirm_submission(
@@ -53,7 +53,9 @@ async def handle_confirm_submission(
     interaction.where = Where(check.attempt.channel_id or "", is_dm=check.attempt.channel_is_dm)
     flows.start(
         deps,
-        flows.run_action(deps, attempt_id, nonce, reason, interaction, action=action),
+        flows.run_action(
+            deps, attempt_id, nonce, reason, interaction, action=action, attempt=check.attempt
+        ),
         name="run_action",
         interaction=interaction,
     )
@@ -72,3 +74,27 @@ async def handle_confirm_closed(
         return
     # Nobody waits for a close: a failure to record it is logged, not told.
     flows.start(deps, flows.abandon(deps, *parsed), name="abandon", interaction=None)
+
+
+async def handle_reject_submission(
+    ack: AsyncAck, body: dict[str, Any], interaction: Interaction, deps: Deps
+) -> None:
+    """The rejection modal's Reject: an optional reason, then the request is settled."""
+    view = as_dict(body.get("view"))
+    attempt_id = view.get("private_metadata")
+    if not isinstance(attempt_id, str) or not 0 < len(attempt_id) <= 64:
+        await ack(response_action="update", view=blocks.stale_modal())
+        return
+    try:
+        reason = clean_reason(text_value(view, ids.REJECT_REASON_BLOCK, ids.REJECT_REASON_ACTION))
+    except UsageError as exc:
+        errors = {ids.REJECT_REASON_BLOCK: str(exc).capitalize() + "."}
+        await ack(response_action="errors", errors=errors)
+        return
+    await ack()
+    flows.start(
+        deps,
+        flows.reject_request(deps, attempt_id, reason, interaction),
+        name="reject_request",
+        interaction=interaction,
+    )

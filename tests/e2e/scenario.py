@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from devkit.fakes import RunScript
@@ -37,8 +38,13 @@ __all__ = [
 ]
 
 
-def make_stack(tmp_path: Path, *, database_url: str | None = None) -> LocalStack:
-    """A stack with the standard policy, pipelines and group, not yet started."""
+def make_stack(
+    tmp_path: Path, *, database_url: str | None = None, env: Mapping[str, str] | None = None
+) -> LocalStack:
+    """A stack with the standard policy, pipelines and group, not yet started.
+
+    `env` adds to the bot's environment (e.g. `VS_ALERTS_DEFAULT_CHANNEL`).
+    """
     slack, vectorshift = make_fakes()
     return LocalStack(
         tmp_path,
@@ -47,6 +53,7 @@ def make_stack(tmp_path: Path, *, database_url: str | None = None) -> LocalStack
         vectorshift=vectorshift,
         audit_channel=AUDIT,
         database_url=database_url,
+        env=env,
     )
 
 

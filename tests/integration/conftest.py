@@ -26,8 +26,11 @@ from bot.attempts.lifecycle import (
     Action,
     Attempt,
     Change,
+    Expired,
     Finished,
     Outcome,
+    Rejected,
+    Requested,
     Source,
     Submitted,
 )
@@ -38,6 +41,8 @@ TEST_HMAC_KEY = b"integration-test-chain-key"
 START = datetime(2026, 11, 28, 21, 0, tzinfo=UTC)
 OWNER = "instance-a"
 """The instance `advance` submits attempts on unless told otherwise."""
+REQUEST_EXPIRES = START + timedelta(minutes=30)
+"""When the approval requests `advance` makes expire."""
 
 
 class FakeClock:
@@ -108,13 +113,21 @@ def changes_to(outcome: Outcome, *, nonce: str | None, owner: str) -> list[Chang
     """Legal changes taking an attempt awaiting confirmation (with `nonce`) to `outcome`.
 
     Every outcome a pending attempt can finish in is reached through `pending`, as a real
-    termination does; `abandoned` by closing the modal; `awaiting_confirmation` by nothing.
+    termination does; `abandoned` by closing the modal; `awaiting_approval`, `rejected` and
+    `expired` through an approval request; `awaiting_confirmation` by nothing.
     """
     if outcome is Outcome.AWAITING_CONFIRMATION:
         return []
     if outcome is Outcome.ABANDONED:
         return [Abandoned()]
     assert nonce is not None, "only an attempt with a nonce can be submitted"
+    if outcome in {Outcome.AWAITING_APPROVAL, Outcome.REJECTED, Outcome.EXPIRED}:
+        requested = Requested(nonce=nonce, approvals_needed=1, expires_at=REQUEST_EXPIRES)
+        settle = {
+            Outcome.REJECTED: [Rejected("rejected by U0BOSS")],
+            Outcome.EXPIRED: [Expired("late")],
+        }
+        return [requested, *settle.get(outcome, [])]
     submitted = Submitted(nonce=nonce, owner=owner)
     if outcome is Outcome.PENDING:
         return [submitted]

@@ -100,10 +100,14 @@ def to_column(column_type: object, value: object) -> object:
     return value
 
 
+APPROVAL_COLUMNS = ("approved_by", "approved_at", "approvals_needed", "expires_at", "request_ts")
+"""Added by the approvals revision: empty for every attempt made before approvals existed."""
+
+
 def upgraded(row: dict[str, Any]) -> dict[str, Any]:
-    """An old `attempts` row as the lifecycle revision should leave it."""
+    """An old `attempts` row as the revisions up to head should leave it."""
     kept = {RENAMED.get(name, name): value for name, value in row.items() if name not in DROPPED}
-    return {**kept, "action": "terminate"}
+    return {**kept, "action": "terminate", **dict.fromkeys(APPROVAL_COLUMNS)}
 
 
 @pytest.fixture
@@ -185,9 +189,14 @@ async def test_an_upgraded_old_store_exports_the_same_records(upgraded_repositor
 
     assert len(old) == 8
     # Every old field unchanged, in its place; `action` (exported since pause and resume came)
-    # is `terminate` for everything written before it existed (SPEC §6).
-    assert records == [{**record, "action": "terminate"} for record in old]
-    assert all(list(r)[-1] == "action" for r in records)
+    # is `terminate` for everything written before it existed, and the approval fields are
+    # empty (SPEC §6).
+    upgraded = [
+        {**record, "action": "terminate", "approved_by": None, "approved_at": None}
+        for record in old
+    ]
+    assert records == upgraded
+    assert all(list(r)[-3:] == ["action", "approved_by", "approved_at"] for r in records)
 
 
 async def test_every_old_attempt_is_a_termination(upgraded_repository, fixture_rows):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.attempts.lifecycle import Finished, Outcome
+from bot.attempts.lifecycle import Action, Finished, Outcome
 from bot.audit.db import Database
 from bot.audit.repository import AuditRepository
 
@@ -41,10 +41,22 @@ async def test_a_pending_or_succeeded_holder_blocks_a_second_claim(repository, a
         assert await repository.blocking_attempt(**run) == holder
 
 
+async def test_a_request_waiting_for_approval_holds_its_run(repository, make_attempt, advance):
+    holder = await repository.start(make_attempt())
+    await repository.claim_run(**RUN, attempt_id=holder.id)
+    holder = await advance(holder, Outcome.AWAITING_APPROVAL)
+    second = await repository.start(make_attempt())
+
+    assert await repository.claim_run(**RUN, attempt_id=second.id) == holder
+    assert await repository.blocking_attempt(**RUN, action=Action.PAUSE) == holder
+    assert await repository.blocking_attempt(**RUN, action=Action.RESUME) == holder
+
+
 async def test_a_holder_in_any_other_outcome_is_replaced(
     repository, make_attempt, advance, attempt_in
 ):
-    others = [o for o in Outcome if o not in {Outcome.PENDING, Outcome.SUCCEEDED}]
+    holding = {Outcome.PENDING, Outcome.SUCCEEDED, Outcome.AWAITING_APPROVAL}
+    others = [o for o in Outcome if o not in holding]
     for outcome in others:
         run = {**RUN, "run_id": f"run-{outcome}"}
         # Claimed while awaiting, then moved on: through pending wherever the outcome is one a

@@ -7,7 +7,7 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 
-from bot.attempts.lifecycle import AUDIT_FIELDS, Finished, Outcome, Source, Submitted
+from bot.attempts.lifecycle import AUDIT_FIELDS, Approved, Finished, Outcome, Source, Submitted
 from bot.audit.export import write_csv, write_jsonl
 
 START = datetime(2026, 11, 28, 21, 0, tzinfo=UTC)  # the `clock` fixture's start
@@ -69,7 +69,28 @@ async def test_export_returns_every_attempt_in_requested_order_with_exact_fields
         "error": None,
         "verified_status": None,
         "action": "terminate",
+        "approved_by": None,
+        "approved_at": None,
     }
+
+
+async def test_an_approved_attempt_exports_its_approvers_and_when(
+    repository, make_attempt, advance, clock
+):
+    waiting = await advance(await repository.start(make_attempt()), Outcome.AWAITING_APPROVAL)
+    clock.advance(90)
+    await repository.record(waiting.id, Approved(approver="U0BOSS", owner="host-1"))
+    clock.advance(30)
+    await repository.record(waiting.id, Finished(outcome=Outcome.SUCCEEDED))
+
+    [record] = await repository.export()
+
+    assert (record["outcome"], record["approved_by"], record["approved_at"]) == (
+        "succeeded",
+        "U0BOSS",
+        "2026-11-28T21:01:30.000000Z",
+    )
+    assert (await repository.verify()).ok
 
 
 async def test_export_filters_narrow_the_records(repository, make_attempt, clock):

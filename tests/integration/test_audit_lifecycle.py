@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import fields
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -13,13 +14,18 @@ from sqlalchemy.pool import NullPool
 from bot.attempts.lifecycle import (
     TRANSITIONS,
     Abandoned,
+    Approved,
     Attempt,
     Blocked,
     Change,
+    Expired,
     Finished,
     IllegalChangeError,
     Outcome,
     Reconciled,
+    Rejected,
+    Requested,
+    RequestPosted,
     Resolved,
     Started,
     Submitted,
@@ -28,6 +34,7 @@ from bot.audit.db import Database
 from bot.audit.repository import AuditRepository
 
 BASE_URL = "https://api.vectorshift.ai/v1"
+REQUEST_EXPIRES = datetime(2026, 11, 28, 21, 30, tzinfo=UTC)
 STATES: list[Outcome | None] = [None, *Outcome]
 """Every state an attempt can be in, None standing for "no such attempt"."""
 
@@ -55,6 +62,13 @@ def a_legal_change(kind: str, attempt: Attempt) -> Change:
         Submitted.kind: Submitted(nonce=attempt.nonce or "consumed", owner="host-9"),
         Finished.kind: Finished(outcome=Outcome.FAILED, error="late"),
         Reconciled.kind: Reconciled(outcome=Outcome.UNCONFIRMED, error="late"),
+        Requested.kind: Requested(
+            nonce=attempt.nonce or "consumed", approvals_needed=1, expires_at=REQUEST_EXPIRES
+        ),
+        RequestPosted.kind: RequestPosted(request_ts="1700000000.000100"),
+        Approved.kind: Approved(approver="U0BOSS00001", owner="host-9"),
+        Rejected.kind: Rejected(error="rejected by U0BOSS00001"),
+        Expired.kind: Expired(error="late"),
     }
     return changes[kind]
 
@@ -83,6 +97,13 @@ async def test_every_stored_event_names_its_kind(repository, make_attempt, attem
         submitted.id, Submitted(nonce=submitted.nonce, owner="host-1"), base_url=BASE_URL
     )
     denied = await repository.start(make_attempt(outcome=Outcome.DENIED))
+    approved = await attempt_in(Outcome.AWAITING_APPROVAL)
+    await repository.record(approved.id, RequestPosted(request_ts="1700000000.000100"))
+    await repository.record(approved.id, Approved(approver="U0BOSS00001", owner="host-1"))
+    rejected = await attempt_in(Outcome.REJECTED)
+    expired = await attempt_in(Outcome.EXPIRED)
+    duplicate = await attempt_in(Outcome.AWAITING_APPROVAL)
+    await repository.record(duplicate.id, Blocked(outcome=Outcome.DUPLICATE))
 
     assert kinds_of(execute_sql, resolved.id) == ["started", "resolved"]
     assert kinds_of(execute_sql, blocked.id) == ["started", "blocked"]
@@ -91,7 +112,12 @@ async def test_every_stored_event_names_its_kind(repository, make_attempt, attem
     assert kinds_of(execute_sql, pending.id) == ["started", "submitted", "reconciled"]
     assert kinds_of(execute_sql, submitted.id) == ["started", "submitted"]
     assert kinds_of(execute_sql, denied.id) == ["started"]
-    assert set(kinds_of(execute_sql)) == set(TRANSITIONS)
+    # Where the request was posted is the server's business alone: no event.
+    assert kinds_of(execute_sql, approved.id) == ["started", "requested", "approved"]
+    assert kinds_of(execute_sql, rejected.id) == ["started", "requested", "rejected"]
+    assert kinds_of(execute_sql, expired.id) == ["started", "requested", "expired"]
+    assert kinds_of(execute_sql, duplicate.id) == ["started", "requested", "blocked"]
+    assert set(kinds_of(execute_sql)) == set(TRANSITIONS) - {RequestPosted.kind}
     assert (await repository.verify()).ok
 
 
@@ -190,6 +216,22 @@ CONFLICTS = {
         lambda a: Submitted(nonce=a.nonce, owner="host-1", reason="stuck"),
         lambda a: Abandoned(nonce=a.nonce),
     ),
+    # Two approvers of a one-approval request on two instances: one action, not two.
+    "approved-vs-approved": (
+        Outcome.AWAITING_APPROVAL,
+        lambda _: Approved(approver="U0BOSS00001", owner="host-0"),
+        lambda _: Approved(approver="U0LEAD00001", owner="host-1"),
+    ),
+    "approved-vs-rejected": (
+        Outcome.AWAITING_APPROVAL,
+        lambda _: Approved(approver="U0BOSS00001", owner="host-0"),
+        lambda _: Rejected(error="rejected by U0LEAD00001"),
+    ),
+    "rejected-vs-expired": (
+        Outcome.AWAITING_APPROVAL,
+        lambda _: Rejected(error="rejected by U0LEAD00001"),
+        lambda _: Expired(error="late"),
+    ),
 }
 
 
@@ -224,6 +266,13 @@ async def test_two_instances_recording_conflicting_changes_on_postgresql_apply_e
                 )
                 assert pending is not None
                 attempt = pending
+            if state is Outcome.AWAITING_APPROVAL:
+                change = Requested(
+                    nonce=attempt.nonce, approvals_needed=1, expires_at=REQUEST_EXPIRES
+                )
+                waiting = await repos[0].record(attempt.id, change)
+                assert waiting is not None
+                attempt = waiting
             changes = [first_change(attempt), second_change(attempt)]
 
             results = await asyncio.gather(

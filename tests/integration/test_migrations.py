@@ -37,8 +37,11 @@ INITIAL = "91801954cccd"
 """The first revision: the schema before the attempt lifecycle and heartbeats."""
 LIFECYCLE = "4c2a7e91b0d3"
 """The revision adding `attempts.action`, `owner` and `instances`."""
+APPROVALS = "5d1f0b6a2c84"
+"""The revision adding the approval columns (SPEC §4.6)."""
 LEASE_COLUMNS = {"lease_owner", "lease_until", "view_id"}
 LIFECYCLE_COLUMNS = {"action", "owner"}
+APPROVAL_COLUMNS = {"approved_by", "approved_at", "approvals_needed", "expires_at", "request_ts"}
 
 
 def table_names(url: str) -> set[str]:
@@ -121,12 +124,28 @@ def test_upgrade_downgrade_upgrade_ends_at_head(empty_database_url):
     assert table_names(empty_database_url) == TABLES
 
 
-def test_the_lifecycle_revision_is_the_head_and_follows_the_initial_one():
+def test_the_revisions_run_initial_lifecycle_approvals_and_approvals_is_the_head():
     scripts = ScriptDirectory.from_config(alembic_config())
 
-    assert head_revision() == LIFECYCLE
+    assert head_revision() == APPROVALS
+    assert scripts.get_revision(APPROVALS).down_revision == LIFECYCLE
     assert scripts.get_revision(LIFECYCLE).down_revision == INITIAL
     assert scripts.get_revision(INITIAL).down_revision is None
+
+
+def test_the_approvals_revision_adds_its_columns_and_its_downgrade_removes_them(
+    empty_database_url,
+):
+    upgrade_to(empty_database_url, LIFECYCLE)
+    before = schema_of(empty_database_url)
+    upgrade_to_head(empty_database_url)
+    after = set(schema_of(empty_database_url)["attempts"]["columns"])
+
+    assert after - set(before["attempts"]["columns"]) == APPROVAL_COLUMNS
+    downgrade(empty_database_url, LIFECYCLE)
+    assert schema_of(empty_database_url) == before
+    upgrade_to_head(empty_database_url)
+    assert schema_drift(empty_database_url) == []
 
 
 def test_upgrade_downgrade_upgrade_through_the_lifecycle_revision(empty_database_url):
@@ -134,13 +153,13 @@ def test_upgrade_downgrade_upgrade_through_the_lifecycle_revision(empty_database
     assert current_revision(empty_database_url) == INITIAL
 
     upgrade_to_head(empty_database_url)
-    assert current_revision(empty_database_url) == LIFECYCLE
+    assert current_revision(empty_database_url) == APPROVALS
     downgrade(empty_database_url, INITIAL)
     assert current_revision(empty_database_url) == INITIAL
     assert table_names(empty_database_url) == TABLES - {"instances"}
     upgrade_to_head(empty_database_url)
 
-    assert current_revision(empty_database_url) == LIFECYCLE
+    assert current_revision(empty_database_url) == APPROVALS
     assert table_names(empty_database_url) == TABLES
     assert schema_drift(empty_database_url) == []
 

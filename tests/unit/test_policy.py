@@ -11,6 +11,7 @@ import pytest
 from bot.domain import Action, Actor, ActorFacts, Where
 from bot.errors import PolicyFileError
 from bot.policy import (
+    Approval,
     Decision,
     Facet,
     Policy,
@@ -19,6 +20,7 @@ from bot.policy import (
     describe,
     explain,
     load_policy,
+    may_approve,
     parse_policy,
     parse_policy_bytes,
     suspicious_ids,
@@ -793,7 +795,8 @@ PARSE_ERROR_CASES: dict[str, tuple[str, list[str]]] = {
             "policy.toml:6: rules[1].pipeline: unknown key (did you mean 'pipelines'?)",
             "policy.toml:7: rules[1].require-reason: unknown key (did you mean 'require_reason'?)",
             "policy.toml:8: rules[1].colour: unknown key (expected name, who, pipelines, channels, "
-            "require_reason, max_per_hour, actions)",
+            "require_reason, max_per_hour, actions, approvers, approvals, "
+            "approval_timeout_minutes)",
         ],
     ),
     "bad who ids": (
@@ -1048,3 +1051,276 @@ def test_bad_actions_are_reported_with_their_line_and_field(value: str, problem:
             f"actions = {value}\n"
         )
     assert raised.value.problems == [f"policy.toml:6: {problem}"]
+
+
+# -- approvals (§4.6) ---------------------------------------------------------------------------
+
+APPROVALS_POLICY = parse_policy(
+    f"""\
+admins = ["U0ADMIN01"]
+
+[aliases]
+billing = "{BILLING}"
+
+[[rules]]
+name = "billing-pause"
+who = ["S0ONCALL"]
+pipelines = ["billing"]
+channels = ["C0INCIDENTS"]
+actions = ["pause", "resume"]
+
+[[rules]]
+name = "billing-stop"
+who = ["S0ONCALL"]
+pipelines = ["billing"]
+channels = ["C0INCIDENTS"]
+actions = ["terminate", "pause"]
+approvers = ["S0LEADS", "U0BOSS"]
+approval_timeout_minutes = 20
+
+[[rules]]
+name = "two-keys"
+who = ["U0ALICE"]
+pipelines = ["{OTHER}"]
+channels = ["C0INCIDENTS"]
+approvers = ["U0BOSS", "U0LEAD", "U0ALICE"]
+approvals = 2
+"""
+)
+ONCALL = ActorFacts(groups=frozenset({"S0ONCALL"}))
+
+
+@dataclass(frozen=True)
+class RequestCase:
+    user: str
+    facts: ActorFacts
+    pipeline: str
+    action: Action
+    allowed: bool
+    rule: str
+    approval: Approval | int | str | None
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        # A rule without approvers wins when several allow: pausing goes alone.
+        RequestCase("U0CAROL", ONCALL, BILLING, Action.PAUSE, True, "billing-pause", None),
+        RequestCase("U0CAROL", ONCALL, BILLING, Action.RESUME, True, "billing-pause", None),
+        # Only the rule with approvers allows terminate: it needs one of them.
+        RequestCase(
+            "U0CAROL",
+            ONCALL,
+            BILLING,
+            Action.TERMINATE,
+            True,
+            "billing-stop",
+            Approval("billing-stop", frozenset({"S0LEADS", "U0BOSS"}), 1, 20),
+        ),
+        RequestCase("U0ALICE", NO_GROUPS, OTHER, Action.TERMINATE, True, "two-keys", 2),
+        # Admins act alone.
+        RequestCase("U0ADMIN01", NO_GROUPS, BILLING, Action.TERMINATE, True, "admins", None),
+        # Not in the rule's who: approvers may approve, not ask.
+        RequestCase("U0BOSS", NO_GROUPS, BILLING, Action.TERMINATE, False, "billing-stop", "any"),
+    ],
+)
+def test_who_may_request_and_what_approval_their_request_needs(case: RequestCase) -> None:
+    decision = decide(
+        APPROVALS_POLICY,
+        Actor(case.user),
+        case.facts,
+        pipeline_id=case.pipeline,
+        where=Where("C0INCIDENTS"),
+        now=NOW,
+        action=case.action,
+    )
+    assert (decision.allowed, decision.rule) == (case.allowed, case.rule)
+    if isinstance(case.approval, int):
+        assert decision.approval is not None
+        assert decision.approval.approvals == case.approval
+    elif case.approval == "any":
+        assert decision.approval is not None
+    else:
+        assert decision.approval == case.approval
+
+
+def test_an_allowed_request_that_needs_approval_says_so_and_from_whom() -> None:
+    decision = decide(
+        APPROVALS_POLICY,
+        Actor("U0CAROL"),
+        ONCALL,
+        pipeline_id=BILLING,
+        where=Where("C0INCIDENTS"),
+        now=NOW,
+        action=Action.TERMINATE,
+    )
+    assert decision.reason == (
+        f"Rule billing-stop lets you terminate runs of billing ({BILLING}) in C0INCIDENTS, "
+        "once 1 of S0LEADS, U0BOSS approves."
+    )
+    assert explain(decision) == [
+        f"Allowed. {decision.reason}",
+        "Approval is needed from 1 of S0LEADS, U0BOSS (never the requester), within 20 minutes.",
+    ]
+
+
+def test_a_denial_under_a_rule_with_approvers_says_it_would_need_them() -> None:
+    decision = decide(
+        APPROVALS_POLICY,
+        Actor("U0BOSS"),
+        NO_GROUPS,
+        pipeline_id=BILLING,
+        where=Where("C0INCIDENTS"),
+        now=NOW,
+        action=Action.TERMINATE,
+    )
+    lines = explain(decision)
+    assert lines[1] == "Rule billing-stop also needs approval from 1 of S0LEADS, U0BOSS."
+
+
+def test_describe_names_the_approvers() -> None:
+    lines = describe(APPROVALS_POLICY)
+    assert lines[3].endswith(
+        "may pause or terminate runs of billing (65f1c0ffee0123456789beef) in C0INCIDENTS; "
+        "needs approval from 1 of S0LEADS, U0BOSS within 20 minutes."
+    )
+    assert lines[4].endswith("needs approval from 2 of U0ALICE, U0BOSS, U0LEAD within 30 minutes.")
+
+
+LEADS = ActorFacts(groups=frozenset({"S0LEADS"}))
+
+
+@dataclass(frozen=True)
+class ApproverCase:
+    approver: str
+    facts: ActorFacts
+    rule: str
+    requester: str
+    allowed: bool
+    reason: str
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ApproverCase(
+            "U0BOSS", NO_GROUPS, "billing-stop", "U0CAROL", True, "Rule billing-stop names you"
+        ),
+        ApproverCase(
+            "U0DAVE", LEADS, "billing-stop", "U0CAROL", True, "Rule billing-stop names you"
+        ),
+        # The requester never approves, though their group is an approver.
+        ApproverCase("U0DAVE", LEADS, "billing-stop", "U0DAVE", False, "You asked for this"),
+        ApproverCase("U0ALICE", NO_GROUPS, "two-keys", "U0ALICE", False, "You asked for this"),
+        # Membership rules as for requesters: unknown membership, guests and foreign users.
+        ApproverCase(
+            "U0DAVE",
+            ActorFacts(groups=frozenset({"S0LEADS"}), groups_known=False),
+            "billing-stop",
+            "U0CAROL",
+            False,
+            "Only S0LEADS, U0BOSS may approve this.",
+        ),
+        ApproverCase(
+            "U0DAVE",
+            ActorFacts(groups=frozenset({"S0LEADS"}), is_guest=True),
+            "billing-stop",
+            "U0CAROL",
+            False,
+            "Only S0LEADS, U0BOSS may approve this.",
+        ),
+        ApproverCase(
+            "U0DAVE",
+            ActorFacts(groups=frozenset({"S0LEADS"}), is_foreign=True),
+            "billing-stop",
+            "U0CAROL",
+            False,
+            "Only S0LEADS, U0BOSS may approve this.",
+        ),
+        ApproverCase(
+            "U0MALLORY", NO_GROUPS, "billing-stop", "U0CAROL", False, "Only S0LEADS, U0BOSS"
+        ),
+        # Admins may approve others' requests.
+        ApproverCase("U0ADMIN01", NO_GROUPS, "billing-stop", "U0CAROL", True, "You are an admin."),
+        ApproverCase(
+            "U0ADMIN01", NO_GROUPS, "billing-stop", "U0ADMIN01", False, "You asked for this"
+        ),
+        # A rule that no longer asks for approval leaves it to admins.
+        ApproverCase(
+            "U0BOSS", NO_GROUPS, "billing-pause", "U0CAROL", False, "no longer asks for approval"
+        ),
+        ApproverCase("U0BOSS", NO_GROUPS, "gone", "U0CAROL", False, "no longer asks for approval"),
+    ],
+)
+def test_who_may_approve(case: ApproverCase) -> None:
+    check = may_approve(
+        APPROVALS_POLICY,
+        rule=case.rule,
+        approver=Actor(case.approver),
+        facts=case.facts,
+        requester=case.requester,
+    )
+    assert check.allowed is case.allowed
+    assert case.reason in check.reason
+
+
+@pytest.mark.parametrize(
+    ("rule", "problems"),
+    [
+        (
+            "approvals = 2\napproval_timeout_minutes = 5",
+            [
+                "policy.toml:6: rules[1].approvals: needs approvers in the same rule",
+                "policy.toml:7: rules[1].approval_timeout_minutes: needs approvers in the same rule",
+            ],
+        ),
+        (
+            'approvers = ["U0BOSS", "nobody"]',
+            [
+                "policy.toml:6: rules[1].approvers: 'nobody' is not a user (U…/W…) or "
+                "user-group (S…) id"
+            ],
+        ),
+        (
+            'approvers = ["U0BOSS"]\napprovals = 2',
+            [
+                "policy.toml:7: rules[1].approvals: needs 2 distinct approvers but approvers "
+                "names only 1 people"
+            ],
+        ),
+        (
+            'approvers = ["U0BOSS"]\napprovals = true',
+            ["policy.toml:7: rules[1].approvals: must be a whole number of at least 1"],
+        ),
+        (
+            'approvers = ["S0LEADS"]\napproval_timeout_minutes = 0',
+            [
+                "policy.toml:7: rules[1].approval_timeout_minutes: must be a whole number of "
+                "minutes from 1 to 1440"
+            ],
+        ),
+        (
+            "approvers = []",
+            [
+                "policy.toml:6: rules[1].approvers: must be a non-empty list of user (U…/W…) and user-group (S…) ids"
+            ],
+        ),
+    ],
+)
+def test_approval_keys_are_validated_with_file_line_and_field(
+    rule: str, problems: list[str]
+) -> None:
+    text = (
+        f'[[rules]]\nname = "r"\nwho = ["U0ALICE"]\npipelines = ["*"]\nchannels = ["*"]\n{rule}\n'
+    )
+    with pytest.raises(PolicyFileError) as raised:
+        parse_policy(text)
+    assert raised.value.problems == problems
+
+
+def test_two_approvals_through_a_group_cannot_be_checked_and_are_accepted() -> None:
+    policy = parse_policy(
+        '[[rules]]\nname = "r"\nwho = ["U0ALICE"]\npipelines = ["*"]\nchannels = ["*"]\n'
+        'approvers = ["S0LEADS"]\napprovals = 3\n'
+    )
+    assert policy.rules[0].approval == Approval("r", frozenset({"S0LEADS"}), 3, 30)

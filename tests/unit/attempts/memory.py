@@ -15,6 +15,7 @@ from bot.attempts.lifecycle import (
     Attempt,
     Change,
     Outcome,
+    Requested,
     Started,
     Submitted,
     apply,
@@ -72,7 +73,7 @@ class MemoryAudit:
         return applied.attempt
 
     async def submit(
-        self, attempt_id: str, change: Submitted, *, base_url: str
+        self, attempt_id: str, change: Submitted | Requested, *, base_url: str
     ) -> tuple[Attempt, Attempt | None] | None:
         self._fail("submitted")
         pending = self._record(attempt_id, change)
@@ -122,6 +123,17 @@ class MemoryAudit:
             a
             for a in self.attempts.values()
             if a.outcome is Outcome.AWAITING_CONFIRMATION and a.requested_at < older_than
+        ]
+
+    async def awaiting_approval(self, *, limit: int = 200) -> list[Attempt]:
+        waiting = [a for a in self.attempts.values() if a.outcome is Outcome.AWAITING_APPROVAL]
+        return sorted(waiting, key=lambda a: (a.requested_at, a.id))[:limit]
+
+    async def overdue_approvals(self, *, now: datetime) -> list[Attempt]:
+        return [
+            a
+            for a in await self.awaiting_approval()
+            if a.expires_at is not None and a.expires_at <= now
         ]
 
     async def heartbeat(self, instance_id: str) -> None:

@@ -13,13 +13,18 @@ from bot.attempts.lifecycle import (
     AUDIT_FIELDS,
     TRANSITIONS,
     Abandoned,
+    Approved,
     Attempt,
     Blocked,
     Change,
+    Expired,
     Finished,
     IllegalChangeError,
     Outcome,
     Reconciled,
+    Rejected,
+    Requested,
+    RequestPosted,
     Resolved,
     Source,
     Started,
@@ -48,6 +53,11 @@ ONE_OF_EACH: list[Change] = [
     Submitted(nonce="nonce-1", owner="me"),
     Finished(Outcome.SUCCEEDED),
     Reconciled(Outcome.UNCONFIRMED),
+    Requested(nonce="nonce-1", approvals_needed=1, expires_at=NOW),
+    RequestPosted(request_ts="1700000000.000100"),
+    Approved(approver="U0BOSS00001", owner="me"),
+    Rejected("rejected by U0BOSS00001"),
+    Expired("no approval within 30 minutes"),
 ]
 STATES: list[Outcome | None] = [None, *Outcome]
 
@@ -136,3 +146,67 @@ def test_none_fields_change_nothing_and_a_change_of_nothing_records_no_event() -
     assert same is not None
     assert same.attempt == resolved
     assert same.recorded == ()
+
+
+def _requested(needed: int) -> Attempt:
+    change = Requested(nonce="nonce-1", approvals_needed=needed, expires_at=NOW, reason="why")
+    applied = apply(AWAITING, change, now=NOW)
+    assert applied is not None
+    return applied.attempt
+
+
+def test_a_request_consumes_the_nonce_and_waits_without_an_owner() -> None:
+    assert (
+        apply(AWAITING, Requested(nonce="forged", approvals_needed=1, expires_at=NOW), now=NOW)
+        is None
+    )
+    waiting = _requested(2)
+    assert (waiting.outcome, waiting.nonce, waiting.owner, waiting.approvals_needed) == (
+        Outcome.AWAITING_APPROVAL,
+        None,
+        None,
+        2,
+    )
+    assert (waiting.expires_at, waiting.reason, waiting.completed_at) == (NOW, "why", None)
+
+
+def test_two_distinct_approvers_move_a_request_to_pending_and_one_counts_once() -> None:
+    later = NOW.replace(minute=5)
+    first = apply(_requested(2), Approved(approver="U0LEAD00001", owner="i-1"), now=NOW)
+    assert first is not None
+    assert (first.attempt.outcome, first.attempt.approvers, first.attempt.owner) == (
+        Outcome.AWAITING_APPROVAL,
+        ("U0LEAD00001",),
+        None,
+    )
+    assert first.recorded == ("approved_by", "approved_at", "outcome")
+    assert apply(first.attempt, Approved(approver="U0LEAD00001", owner="i-2"), now=later) is None
+    second = apply(first.attempt, Approved(approver="U0BOSS00001", owner="i-2"), now=later)
+    assert second is not None
+    assert (second.attempt.outcome, second.attempt.owner, second.attempt.approved_at) == (
+        Outcome.PENDING,
+        "i-2",
+        later,
+    )
+    assert second.attempt.approved_by == "U0LEAD00001,U0BOSS00001"
+    # Once pending, a late third approval changes nothing.
+    assert apply(second.attempt, Approved(approver="U0OTHER0001", owner="i-3"), now=later) is None
+
+
+def test_reject_and_expire_settle_a_request_and_nothing_follows() -> None:
+    for change, outcome in (
+        (Rejected("no: U0BOSS"), Outcome.REJECTED),
+        (Expired("late"), Outcome.EXPIRED),
+    ):
+        applied = apply(_requested(1), change, now=NOW)
+        assert applied is not None
+        assert (applied.attempt.outcome, applied.attempt.completed_at) == (outcome, NOW)
+        assert outcome.is_final
+        assert apply(applied.attempt, Approved(approver="U0BOSS00001", owner="me"), now=NOW) is None
+
+
+def test_posting_the_request_changes_no_audited_field() -> None:
+    applied = apply(_requested(1), RequestPosted(request_ts="1700000000.000100"), now=NOW)
+    assert applied is not None
+    assert applied.attempt.request_ts == "1700000000.000100"
+    assert applied.recorded == ()
