@@ -9,7 +9,7 @@ import pytest
 from harness import InProcessBot, running_bot
 
 from devkit.expect import modal, posted, texts
-from devkit.scenario import ADMIN, ALICE, GROUP, INCIDENTS, MALLORY, PIPELINE_ID
+from devkit.scenario import ADMIN, ALICE, GROUP, INCIDENTS, PIPELINE_ID
 
 BOSS = "U0BOSS00001"
 LEAD = "U0LEAD00001"
