@@ -63,6 +63,8 @@ EMOJI: Final = {
     "link": "🔗",
     "double_vertical_bar": "⏸️",
     "arrow_forward": "▶️",
+    "raised_hand": "✋",
+    "no_entry_sign": "🚫",
 }
 
 _USER_MENTION: Final = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")

@@ -28,8 +28,8 @@ from bot.attempts.confirm import describe_status, holder_text
 from bot.attempts.context import AttemptContext, actor_of
 from bot.attempts.lifecycle import Attempt, Blocked, Finished, Outcome, Requested, Submitted
 from bot.attempts.ports import VectorShiftPort
-from bot.domain import Action, ActionResult, RunState, RunStatus
-from bot.policy import Decision
+from bot.domain import Action, ActionResult, RunState, RunStatus, Where
+from bot.policy import Approval, Decision, decide
 from bot.vectorshift import (
     AuthError,
     BadRequestError,
@@ -194,8 +194,7 @@ async def execute(
         AuditWriteError: an event could not be written; no API call follows a failed write.
     """
     known = attempt if attempt is not None else await ctx.audit.get(attempt_id)
-    rule = ctx.policy().rule(known.rule if known is not None else None)
-    approval = rule.approval if rule is not None else None
+    approval = None if known is None else approval_needed(ctx, known, action or known.action)
     change: Submitted | Requested
     if approval is None:
         change = Submitted(nonce=nonce, owner=ctx.instance_id, reason=reason or None, action=action)
@@ -221,6 +220,28 @@ async def execute(
     if submitted.outcome is Outcome.AWAITING_APPROVAL:
         return Execution(attempt=submitted)
     return await run(ctx, submitted, on_accepted)
+
+
+def approval_needed(ctx: AttemptContext, attempt: Attempt, action: Action) -> Approval | None:
+    """The approval `action` on the attempt's run needs before it runs, from cached facts.
+
+    Decided for the action as submitted (the modal may have switched it); the re-check in `run`
+    decides again on fresh facts and fails closed if the approvals it finds fall short.
+    """
+    policy = ctx.policy()
+    actor = actor_of(attempt)
+    decision = decide(
+        policy,
+        actor,
+        ctx.directory.upper_bound_facts(actor),
+        pipeline_id=attempt.pipeline_id,
+        where=Where(attempt.channel_id or "", is_dm=attempt.channel_is_dm),
+        action=action,
+    )
+    if decision.allowed:
+        return decision.approval
+    rule = policy.rule(attempt.rule)
+    return rule.approval if rule is not None else None
 
 
 async def run(

@@ -300,6 +300,11 @@ def denial_text(decision: Decision) -> str:
     if decision.who_could:
         people = ", ".join(_mention(who) for who in decision.who_could[:8])
         lines.append(f"Who can: {people}.")
+    if decision.approval is not None:
+        lines.append(
+            f"Rule {escape(decision.approval.rule)} also needs approval from "
+            f"{_approvers_text(decision.approval)}."
+        )
     return "\n".join(lines)
 
 
@@ -567,6 +572,8 @@ def confirm_modal(prep: Preparation, metadata: str) -> View:
             "element": element,
         }
     )
+    if prep.decision is not None and prep.decision.approval is not None:
+        body.insert(-1, approval_note(prep.decision.approval, action))
     body.append(_plain_context(f"Attempt {attempt.id}"))
     return _modal(
         body,
@@ -578,7 +585,24 @@ def confirm_modal(prep: Preparation, metadata: str) -> View:
     )
 
 
-def switched_modal(view: Mapping[str, Any], action: Action) -> View | None:
+APPROVAL_NOTE_BLOCK: Final = "vs_approval_note"
+
+
+def approval_note(approval: Approval, action: Action) -> Block:
+    """In the confirmation: submitting asks the approvers; nothing is done until they agree."""
+    return {
+        "type": "section",
+        "block_id": APPROVAL_NOTE_BLOCK,
+        "text": mrkdwn(
+            f":raised_hand: To {VERB[action]} runs of this pipeline here you need approval from "
+            f"{_approvers_text(approval)}. Submitting asks them; nothing is done until they agree."
+        ),
+    }
+
+
+def switched_modal(
+    view: Mapping[str, Any], action: Action, approval: Approval | None = None
+) -> View | None:
     """The open confirmation, switched to `action` (terminate ↔ pause) by its radio buttons.
 
     Built from the view Slack sent with the click: the details, reason and metadata stay as
@@ -593,10 +617,14 @@ def switched_modal(view: Mapping[str, Any], action: Action) -> View | None:
     kept = [b for b in blocks_ if isinstance(b, dict)]
     if len(kept) != len(blocks_) or kept[0].get("type") != "section":
         return None
-    body = [_explanation(action), *kept[1:]]
+    rest = [b for b in kept[1:] if b.get("block_id") != APPROVAL_NOTE_BLOCK]
+    body = [_explanation(action), *rest]
     for block in body:
         if block.get("block_id") == ids.ACTION_CHOICE_BLOCK:
             body[body.index(block)] = _choice(action)
+    if approval is not None:
+        reason = [i for i, b in enumerate(body) if b.get("block_id") == ids.REASON_BLOCK]
+        body.insert(reason[0] if reason else len(body), approval_note(approval, action))
     metadata = view.get("private_metadata")
     return _modal(
         body,
@@ -1036,7 +1064,10 @@ def _approvers_text(approval: Approval | None) -> str:
     if approval is None:
         return "an admin"
     people = ", ".join(_mention(a) for a in sorted(approval.approvers)[:10])
-    return f"{approval.approvals} of {people}" if approval.approvals > 1 else f"one of {people}"
+    if approval.approvals > 1:
+        return f"{approval.approvals} of {people}"
+    single = len(approval.approvers) == 1 and not next(iter(approval.approvers)).startswith("S")
+    return people if single else f"one of {people}"
 
 
 def approval_request_message(
@@ -1061,7 +1092,7 @@ def approval_request_message(
     needed = attempt.approvals_needed or 1
     waiting = attempt.outcome is Outcome.AWAITING_APPROVAL
     lines = [f"Needs approval from {who} (never the requester), {expires}."]
-    if so_far:
+    if so_far and waiting:
         lines.append(f"Approved so far: {so_far} ({len(attempt.approvers)} of {needed}).")
     text = (
         f"{asked} of {neutral(attempt_pipeline(attempt))}. {' '.join(lines)} "
@@ -1143,7 +1174,12 @@ def awaiting_approval_modal(attempt: Attempt, approval: Approval | None) -> View
                 f"{_approvers_text(approval)}. The request is posted{where}; the result will "
                 f"follow in its thread.{expires}"
             ),
-            _details(attempt, None),
+            _fields(
+                f"Pipeline: {attempt_pipeline(attempt)}",
+                f"Run: {attempt.run_id or '?'}",
+                f"Reason: {attempt.reason or '(none given)'}",
+                f"Requested by: {attempt.user_name or attempt.user_id}",
+            ),
             _plain_context(f"Attempt {attempt.id}"),
         ],
         title=TITLES[attempt.action],

@@ -88,10 +88,7 @@ class Directory:
     def groups_named(self, policy: Policy) -> frozenset[str]:
         """Every user-group id (S…) that the policy's rules mention, approvers included."""
         return frozenset(
-            who
-            for rule in policy.rules
-            for who in rule.who | rule.approvers
-            if who.startswith("S")
+            who for rule in policy.rules for who in rule.who | rule.approvers if who.startswith("S")
         )
 
     def upper_bound_facts(self, actor: Actor) -> ActorFacts:

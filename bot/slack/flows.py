@@ -174,8 +174,14 @@ async def _tell(deps: Deps, request: AttemptRequest, text: str) -> None:
 
 
 async def switch_action(deps: Deps, view: dict[str, Any], action: Action) -> None:
-    """The user switched the confirmation between terminate and pause: show what that means."""
-    switched = blocks.switched_modal(view, action)
+    """The user switched the confirmation between terminate and pause: show what that means,
+    including whether the new action needs approval first."""
+    parsed = parse_metadata(view.get("private_metadata"))
+    attempt = await deps.attempts.audit.get(parsed[0]) if parsed is not None else None
+    approval = (
+        execute.approval_needed(deps.attempts, attempt, action) if attempt is not None else None
+    )
+    switched = blocks.switched_modal(view, action, approval)
     view_id, view_hash = view.get("id"), view.get("hash")
     if switched is None or not isinstance(view_id, str):
         return

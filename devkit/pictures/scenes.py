@@ -15,10 +15,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
-from bot.slack.ids import PAUSE_ACTION, RESUME_ACTION, RETRY_ACTION, TERMINATE_ACTION
+from bot.slack.ids import (
+    APPROVE_ACTION,
+    PAUSE_ACTION,
+    RESUME_ACTION,
+    RETRY_ACTION,
+    TERMINATE_ACTION,
+)
 from devkit.fakes import RunScript, SlackCall
 from devkit.pictures.studio import Shot, Studio, has_button, in_channel
-from devkit.sandbox import ALICE, CAROL, EMBEDDINGS, INCIDENTS
+from devkit.sandbox import ALICE, BILLING, CAROL, EMBEDDINGS, ERIN, INCIDENTS
 
 __all__ = ["SCENES", "Scene"]
 
@@ -199,6 +205,47 @@ async def alertmanager_resolved(studio: Studio) -> Shot:
     return Shot(call)
 
 
+async def _approval_request(studio: Studio) -> tuple[SlackCall, str]:
+    run = studio.new_run(pipeline=BILLING)
+    since = await studio.terminate(
+        ALICE, INCIDENTS, f"billing {run} charging customers twice since 03:10"
+    )
+    call = await studio.expect(
+        "chat.postMessage",
+        "the approval request with Approve and Reject",
+        since=since,
+        where=_both(in_channel(INCIDENTS), has_button(APPROVE_ACTION)),
+    )
+    ts = studio.posted_ts(call)
+    assert ts is not None  # noqa: S101 - the fake keeps every message it was sent
+    return call, ts
+
+
+async def approval_request(studio: Studio) -> Shot:
+    """@alice asks to terminate a billing run; the request waits for @erin."""
+    call, ts = await _approval_request(studio)
+    return Shot(call, ts)
+
+
+async def approval_approved(studio: Studio) -> Shot:
+    """@erin approves; the request says so, and the result follows in its thread."""
+    _, ts = await _approval_request(studio)
+    since = await studio.click(ERIN, INCIDENTS, ts, APPROVE_ACTION)
+    call = await studio.expect(
+        "chat.update",
+        "the request, approved",
+        since=since,
+        where=lambda call: call.args.get("ts") == ts and not has_button(APPROVE_ACTION)(call),
+    )
+    await studio.expect(
+        "chat.postMessage",
+        "the result in the request's thread",
+        since=since,
+        where=lambda call: call.args.get("thread_ts") == ts,
+    )
+    return Shot(call)
+
+
 SCENES: Final = (
     Scene(
         "confirm-modal",
@@ -239,6 +286,16 @@ SCENES: Final = (
         "alert-paused",
         "An alert after someone paused its run: who, when, and what may follow",
         alert_paused,
+    ),
+    Scene(
+        "approval-request",
+        "An approval request: who asks what, the approvers mentioned, Approve and Reject",
+        approval_request,
+    ),
+    Scene(
+        "approval-approved",
+        "The same request once approved, with the result in its thread",
+        approval_approved,
     ),
     Scene(
         "alertmanager-alert",

@@ -30,7 +30,7 @@ from typing import Any, Final, TextIO
 import httpx
 
 from bot.attempts.lifecycle import Outcome
-from bot.slack.ids import PAUSE_ACTION, RESUME_ACTION
+from bot.slack.ids import APPROVE_ACTION, PAUSE_ACTION, RESUME_ACTION
 from devkit.fakes import FakeSlack, FakeVectorShift, RunScript, SlackCall, SlackUser
 from devkit.payloads import SlackClient
 from devkit.render import (
@@ -64,24 +64,28 @@ ALICE: Final = "U0ALICE01"
 BOB: Final = "U0BOB0001"
 CAROL: Final = "U0CAROL01"
 DANA: Final = "U0DANA001"
+ERIN: Final = "U0ERIN001"
 ONCALL: Final = "S0ONCALL01"
 INCIDENTS: Final = "C0INCIDENTS"
 RANDOM: Final = "C0RANDOM01"
 
 NIGHTLY_ETL: Final = "65f1c0ffee0123456789abcd"
 EMBEDDINGS: Final = "65f1c0ffee0123456789beef"
+BILLING: Final = "65f1c0ffee0123456789c0de"
 
 USERS: Final = (
     SlackUser(id=ALICE, name="alice", real_name="Alice Okafor"),
     SlackUser(id=BOB, name="bob", real_name="Bob Lindqvist"),
     SlackUser(id=CAROL, name="carol", real_name="Carol Mendes"),
     SlackUser(id=DANA, name="dana", real_name="Dana Park"),
+    SlackUser(id=ERIN, name="erin", real_name="Erin Walsh"),
 )
 ROLES: Final = {
     ALICE: "on-call (in @data-oncall)",
     CAROL: "on-call (in @data-oncall)",
     BOB: "developer, not in the policy",
     DANA: "platform admin",
+    ERIN: "team lead, approves billing terminations",
 }
 CHANNELS: Final = {INCIDENTS: "incidents", RANDOM: "random"}
 GROUPS: Final = {ONCALL: "data-oncall"}
@@ -93,6 +97,7 @@ admins = ["{DANA}"]                      # dana may do anything, anywhere
 [aliases]
 nightly-etl = "{NIGHTLY_ETL}"
 embeddings = "{EMBEDDINGS}"
+billing = "{BILLING}"
 
 [[rules]]
 name = "data-oncall"
@@ -101,10 +106,21 @@ pipelines = ["nightly-etl", "embeddings"]
 channels = ["{INCIDENTS}"]               # only from #incidents
 require_reason = true
 max_per_hour = 10
+
+[[rules]]
+name = "billing-oncall"                  # billing charges customers: two people decide
+who = ["{ONCALL}"]
+pipelines = ["billing"]
+channels = ["{INCIDENTS}"]
+approvers = ["{ERIN}"]                   # erin must approve; the requester never counts
 """
 
-PIPELINES: Final = {NIGHTLY_ETL: "Nightly ETL", EMBEDDINGS: "Embeddings refresh"}
-ALIASES: Final = {NIGHTLY_ETL: "nightly-etl", EMBEDDINGS: "embeddings"}
+PIPELINES: Final = {
+    NIGHTLY_ETL: "Nightly ETL",
+    EMBEDDINGS: "Embeddings refresh",
+    BILLING: "Billing sync",
+}
+ALIASES: Final = {NIGHTLY_ETL: "nightly-etl", EMBEDDINGS: "embeddings", BILLING: "billing"}
 
 RUN_STUCK: Final = "66aa00bb11cc22dd33ee4401"
 RUN_ASKED: Final = "66aa00bb11cc22dd33ee4402"
@@ -112,11 +128,12 @@ RUN_DONE: Final = "66aa00bb11cc22dd33ee4403"
 RUN_FLAKY: Final = "66aa00bb11cc22dd33ee4404"
 RUN_ALERTED: Final = "66aa00bb11cc22dd33ee4405"
 RUN_WANDERING: Final = "66aa00bb11cc22dd33ee4406"
+RUN_BILLING: Final = "66aa00bb11cc22dd33ee4407"
 
 EXPECTED_OUTCOMES: Final = Counter(
     {
-        Outcome.SUCCEEDED.value: 7,  # steps 1, 4 (the retry), 5 and 6 (pause, resume, pause,
-        # terminate)
+        Outcome.SUCCEEDED.value: 8,  # steps 1, 4 (the retry), 5, 6 (pause, resume, pause,
+        # terminate) and 7 (approved)
         Outcome.DENIED.value: 2,  # step 2
         Outcome.ALREADY_FINISHED.value: 1,  # step 3
         Outcome.FAILED.value: 1,  # step 4's first try
@@ -141,6 +158,7 @@ RUNS: Final = (
     SampleRun(EMBEDDINGS, RUN_FLAKY, RunScript.FAILS_THEN_SUCCEEDS, "first terminate fails (500)"),
     SampleRun(NIGHTLY_ETL, RUN_ALERTED, RunScript.SUCCEEDS, "running; stops when terminated"),
     SampleRun(EMBEDDINGS, RUN_WANDERING, RunScript.SUCCEEDS, "running; pauses, resumes, stops"),
+    SampleRun(BILLING, RUN_BILLING, RunScript.SUCCEEDS, "running; stopping it needs Erin's ok"),
     # Short ids for typing in --interactive (VectorShift's are 24 hex characters).
     SampleRun(NIGHTLY_ETL, "run-ok-1", RunScript.SUCCEEDS, "running; stops when terminated"),
     SampleRun(NIGHTLY_ETL, "run-ok-2", RunScript.SUCCEEDS, "running; stops when terminated"),
@@ -575,6 +593,10 @@ class Script:
             ("4. A terminate fails; Alice clicks Retry", self.retry),
             ("5. An alert arrives with a Terminate button; Carol clicks it", self.alert),
             ("6. Carol pauses a run from an alert, looks, resumes; pauses, terminates", self.pause),
+            (
+                "7. Billing needs two people: Alice asks, Bob cannot approve, Erin does",
+                self.approval,
+            ),
         ]
         for title, step in steps:
             self.out.title(title)
@@ -813,6 +835,59 @@ class Script:
         await self._act(PAUSE_ACTION, ts, "it is writing duplicates after all", "Paused")
         await self._act(TERMINATE_ACTION, ts, "duplicates confirmed; stopping it", "Terminated")
         self.out.ok("paused, resumed, paused again and terminated, each in the alert's thread")
+
+    async def approval(self) -> None:
+        """Step 7: a request that needs approval, an outsider's click refused, an approval."""
+        text = f"billing {RUN_BILLING} charging customers twice since 03:10"
+        self.out.say(f"@alice in #incidents types: /vs-terminate {text}")
+        since = time.monotonic()
+        await self.s.command(ALICE, INCIDENTS, text)
+        submitted = time.monotonic()
+        await self._confirm(ALICE, since=since, reason=None)
+        await self.s.expect(
+            "chat.postMessage",
+            "the approval request",
+            since=submitted,
+            where=_in_channel(INCIDENTS),
+        )
+        shown = self.s.flush()
+        _require(
+            _has(shown, "[#incidents]", "asks to terminate"),
+            "expected the approval request in #incidents",
+        )
+        _require(
+            not [c for c in self.s.stack.vectorshift.terminate_calls if c.run_id == RUN_BILLING],
+            "VectorShift was called before anyone approved",
+        )
+        request = next(
+            m
+            for m in reversed(self.s.slack.messages(INCIDENTS))
+            if any(b.action_id == APPROVE_ACTION for b in buttons(m.blocks))
+        )
+        approve = next(b for b in buttons(request.blocks) if b.action_id == APPROVE_ACTION)
+        self.out.say("@bob clicks Approve")
+        since = time.monotonic()
+        await self.s.click(approve, user=BOB, channel=INCIDENTS, message_ts=request.ts)
+        await self.s.expect("response_url", "Bob told who can approve", since=since, where=None)
+        told = self.s.flush()
+        _require("may approve" in _text_of(told), "expected Bob to be told who may approve")
+        self.out.say("@erin clicks Approve")
+        since = time.monotonic()
+        await self.s.click(approve, user=ERIN, channel=INCIDENTS, message_ts=request.ts)
+        await self.s.expect(
+            "chat.postMessage",
+            "the result in the request's thread",
+            since=since,
+            where=_in_thread(request.ts),
+        )
+        shown = self.s.flush()
+        _require(
+            _has(shown, "[#incidents thread]", "Terminated"),
+            "expected '✅ … Terminated' in the request's thread",
+        )
+        calls = [c for c in self.s.stack.vectorshift.terminate_calls if c.run_id == RUN_BILLING]
+        _require(len(calls) == 1, f"expected one terminate call, VectorShift got {len(calls)}")
+        self.out.ok("nothing ran until Erin approved; Bob was told who may; one terminate call")
 
     async def _act(self, action_id: str, alert_ts: str, reason: str, done: str) -> None:
         """Carol clicks an action button in the alert's thread (or on the alert), confirms."""

@@ -96,9 +96,9 @@ def test_scripted_sandbox_shows_every_step_and_a_verified_audit_trail() -> None:
     audit = section(out, "Audit trail (vs-terminate-bot audit export)")
     assert re.findall(r"  (succeeded|failed|denied|already_finished) ", audit) == [
         "succeeded", "denied", "denied", "already_finished", "failed", "succeeded", "succeeded",
-        "succeeded", "succeeded", "succeeded", "succeeded",
+        "succeeded", "succeeded", "succeeded", "succeeded", "succeeded",
     ]  # fmt: skip
-    assert "  (11 attempts; `audit export --format csv` for all fields)" in audit
+    assert "  (12 attempts; `audit export --format csv` for all fields)" in audit
 
     step6 = section(out, "6. Carol pauses a run from an alert, looks, resumes; pauses, terminates")
     assert "    [ Pause ]  [ Terminate ]\n" in step6  # the alert
@@ -106,6 +106,19 @@ def test_scripted_sandbox_shows_every_step_and_a_verified_audit_trail() -> None:
     assert "    [ Resume ]  [ Terminate ]\n" in step6  # the pause's result
     assert "    ✅ Resumed — verified running again (running).\n" in step6
     assert "  ✓ paused, resumed, paused again and terminated, each in the alert's thread\n" in step6
+
+    step7 = section(out, "7. Billing needs two people: Alice asks, Bob cannot approve, Erin does")
+    assert "    [ Approve ]  [ Reject ]\n" in step7
+    assert "Needs approval from @erin (never the requester)" in step7
+    assert "  [ephemeral to @bob in #incidents]\n    ℹ️ Only @erin may approve this." in step7
+    assert "    ✅ Approved by @erin at " in step7
+    assert (
+        "  [#incidents thread]\n    ✅ @alice asked to terminate run 66aa00bb11cc22dd33ee4407"
+        in step7
+    )
+    assert (
+        "  ✓ nothing ran until Erin approved; Bob was told who may; one terminate call\n" in step7
+    )
 
     verify = section(out, "vs-terminate-bot audit verify")
     assert re.search(r"\n  ok: \d+ events verified, head [0-9a-f]{64}\n", verify), verify

@@ -670,9 +670,13 @@ def test_the_example_policy_parses() -> None:
         "data-oncall",
         "data-pause",
         "billing-team",
+        "billing-terminate",
         "sre-anywhere",
     ]
     assert policy.rules[1].actions == frozenset({Action.PAUSE, Action.RESUME})
+    assert policy.rules[3].approval == Approval(
+        "billing-terminate", frozenset({"S034LEADS1", "U034BOSS12"}), 1, 30
+    )
     assert suspicious_ids(policy) == []
 
 

@@ -282,3 +282,54 @@ async def test_pause_needs_approval_under_a_rule_that_says_so(
     done = await execute.execute(two_person, prep.attempt.id, prep.attempt.nonce or "", "look")
     assert done is not None
     assert (done.attempt.outcome, done.attempt.action) == (Outcome.AWAITING_APPROVAL, Action.PAUSE)
+
+
+SPLIT = f"""
+[aliases]
+nightly-etl = "{PIPELINE}"
+[[rules]]
+name = "pause-alone"
+who = ["{ALICE}"]
+pipelines = ["nightly-etl"]
+channels = ["{INCIDENTS}"]
+actions = ["pause", "resume"]
+[[rules]]
+name = "terminate-with-approval"
+who = ["{ALICE}"]
+pipelines = ["nightly-etl"]
+channels = ["{INCIDENTS}"]
+actions = ["terminate"]
+approvers = ["{BOSS}"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("asked", "submitted", "outcome"),
+    [
+        # The modal switched a terminate (which needs approval) to a pause (which does not).
+        (Action.TERMINATE, Action.PAUSE, Outcome.SUCCEEDED),
+        # And the other way: the pause's rule acts alone, the terminate's does not.
+        (Action.PAUSE, Action.TERMINATE, Outcome.AWAITING_APPROVAL),
+    ],
+)
+async def test_approval_follows_the_action_submitted_not_the_one_asked_for(
+    ctx: AttemptContext,
+    vs: ScriptedVectorShift,
+    asked: Action,
+    submitted: Action,
+    outcome: Outcome,
+) -> None:
+    rules = parse_policy(SPLIT)
+    ctx.policy = lambda: rules
+    vs.add_run("run1", "running", "paused")
+    prep = await confirm.prepare(ctx, request("run1", user=ALICE, action=asked))
+    assert prep.blocker is None
+
+    done = await execute.execute(
+        ctx, prep.attempt.id, prep.attempt.nonce or "", "why", action=submitted
+    )
+
+    assert done is not None
+    assert (done.attempt.outcome, done.attempt.action) == (outcome, submitted)
+    called = vs.action_calls(Action.PAUSE) + vs.action_calls(Action.TERMINATE)
+    assert called == (["run1"] if outcome is Outcome.SUCCEEDED else [])
