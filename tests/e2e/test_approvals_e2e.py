@@ -13,6 +13,7 @@ import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scenario import ADMIN, ALICE, AUDIT, GROUP, INCIDENTS, MALLORY, PIPELINE_ID, add_run
@@ -20,7 +21,6 @@ from scenario import ADMIN, ALICE, AUDIT, GROUP, INCIDENTS, MALLORY, PIPELINE_ID
 from bot.slack import ids
 from devkit.expect import modal, texts
 from devkit.fakes import SlackCall, SlackMessage
-from devkit.payloads import SlackClient
 from devkit.scenario import make_fakes
 from devkit.stack import LocalStack
 
@@ -73,7 +73,7 @@ def approvals_stack(
     )
 
 
-def buttons(blocks: list[dict] | None) -> list[tuple[str, str]]:
+def buttons(blocks: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
     return [
         (e["action_id"], e["value"])
         for b in blocks or []
@@ -114,6 +114,13 @@ async def ask(stack: LocalStack, run: str, *, reason: str = "double-charging") -
         "chat.postMessage", is_request, timeout=15, count=requests + 1
     )
     [(_, attempt_id), _] = buttons(request.args["blocks"])
+    # The request's ts is recorded before the audit channel hears of it: wait for that, so a
+    # kill -9 that follows lands after the request is fully stored.
+    await stack.slack.async_wait_for(
+        "chat.postMessage",
+        lambda c: c.args.get("channel") == AUDIT and attempt_id in str(c.args.get("text")),
+        timeout=15,
+    )
     ts = next(
         m.ts
         for m in stack.slack.messages(INCIDENTS)
@@ -197,6 +204,7 @@ async def test_two_instances_on_postgresql_approve_across_instances_and_race_onc
         attempt_id, ts = await ask(a, first)
         await click(b, attempt_id, ts, user=LEAD)
         crossed = await result_in_thread(a, ts)
+        crossed_request = request_of(a, attempt_id)
         # Two approvers at the same moment, one on each instance.
         second = add_run(a, "run-e2e-race-001")
         raced_id, raced_ts = await ask(a, second)
@@ -213,6 +221,7 @@ async def test_two_instances_on_postgresql_approve_across_instances_and_race_onc
         a.slack.assert_within_limits()
         logs = a.log() + b.log()
     assert "Terminated — verified stopped" in crossed.args["text"]
+    assert f"Approved by <@{LEAD}>" in crossed_request.text, crossed_request.text
     assert "Terminated — verified stopped" in raced.args["text"]
     assert [c.run_id for c in a.vectorshift.terminate_calls] == [first, second]
     assert (records[attempt_id]["outcome"], records[attempt_id]["approved_by"]) == (
@@ -242,7 +251,10 @@ async def test_a_request_survives_kill_9_and_is_approved_after_the_restart(
         await click(stack, attempt_id, ts, user=BOSS)
         result = await result_in_thread(stack, ts)
         [record] = await records_of(stack)
+        request = request_of(stack, attempt_id)
     assert waiting["outcome"] == "awaiting_approval"
+    assert f"Approved by <@{BOSS}>" in request.text, request.text
+    assert buttons(request.blocks) == []
     assert "Terminated — verified stopped" in result.args["text"]
     assert [c.run_id for c in stack.vectorshift.terminate_calls] == [run]
     assert (record["outcome"], record["approved_by"]) == ("succeeded", BOSS)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness import InProcessBot, running_bot
@@ -76,8 +77,7 @@ class Clock:
 async def _open(
     tmp_path: Path, sqlite_url: str, policy: str, clock: Clock | None = None
 ) -> AsyncIterator[InProcessBot]:
-    options = {} if clock is None else {"clock": clock}
-    async with running_bot(tmp_path, sqlite_url, policy=policy, **options) as running:
+    async with running_bot(tmp_path, sqlite_url, policy=policy, clock=clock or Clock()) as running:
         running.slack.set_group(LEADS, [LEAD])
         running.slack.set_group(GROUP, [ALICE, CAROL])
         await running.runtime.deps.directory.refresh_all()
@@ -117,7 +117,7 @@ async def pause_bot(tmp_path: Path, sqlite_url: str) -> AsyncIterator[InProcessB
         yield running
 
 
-def buttons(blocks: list[dict] | None) -> list[tuple[str, str]]:
+def buttons(blocks: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
     return [
         (e["action_id"], e["value"])
         for b in blocks or []
@@ -152,7 +152,7 @@ async def ask(
     user: str = ALICE,
     reason: str = "billing is double-charging",
     verb: str = "",
-) -> tuple[str, str, dict]:
+) -> tuple[str, str, dict[str, Any]]:
     """`user` asks for an action that needs approval; returns the attempt id, the request's ts
     and the modal the requester was left with."""
     modals = len([c for c in bot.slack.calls("views.update") if is_confirmation(c)])
