@@ -93,8 +93,17 @@ async def posted(ctx: AttemptContext, attempt_id: str, request_ts: str) -> Attem
     return await ctx.audit.record(attempt_id, RequestPosted(request_ts=request_ts))
 
 
-async def approve(ctx: AttemptContext, attempt_id: str, approver: Actor) -> Decided:
+async def approve(
+    ctx: AttemptContext, attempt_id: str, approver: Actor, *, request_ts: str | None = None
+) -> Decided:
     """Record `approver`'s approval of a waiting request.
+
+    Args:
+        ctx: the use cases' context.
+        attempt_id: the request.
+        approver: who clicked.
+        request_ts: the request's message when the click came from it (heals a request whose
+            message ts was not saved).
 
     Returns:
         `APPROVED` with the pending attempt (the caller runs `execute.run` on it), `COUNTED`
@@ -110,7 +119,8 @@ async def approve(ctx: AttemptContext, attempt_id: str, approver: Actor) -> Deci
     if not check.allowed:
         return Decided(Verdict.NOT_ALLOWED, found, check)
     updated = await ctx.audit.record(
-        attempt_id, Approved(approver=approver.user_id, owner=ctx.instance_id)
+        attempt_id,
+        Approved(approver=approver.user_id, owner=ctx.instance_id, request_ts=request_ts),
     )
     if updated is None:
         # Lost a race, or a second click: say which from what is stored now.

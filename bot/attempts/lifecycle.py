@@ -279,6 +279,9 @@ class Approved(Change):
     kind: ClassVar[str] = "approved"
     approver: str
     owner: str
+    request_ts: str | None = None
+    """The request's message, when the click came from it and its ts was not saved yet (the bot
+    died between posting the request and saving where)."""
 
 
 @dataclass(frozen=True)
@@ -459,6 +462,8 @@ def apply(current: Attempt | None, change: Change, *, now: datetime) -> Applied 
         if change.approver in approvers:
             return None  # one person counts once, however often they click
         values = {"approved_by": ",".join((*approvers, change.approver)), "approved_at": now}
+        if current.request_ts is None and change.request_ts is not None:
+            values["request_ts"] = change.request_ts
         if len(approvers) + 1 >= (current.approvals_needed or 1):
             values |= {"outcome": Outcome.PENDING, "owner": change.owner}
     if change.lands_in is not None:

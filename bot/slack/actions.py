@@ -127,9 +127,12 @@ async def handle_approve_button(
     attempt_id = _attempt_id(body)
     if attempt_id is None:
         return
+    # On the request itself (not the `approvals` list), the clicked message is the request.
+    on_request = first_action(body).get("block_id") == blocks.APPROVAL_BLOCK
+    request_ts = interaction.message_ts if on_request else None
     flows.start(
         deps,
-        flows.approve_request(deps, attempt_id, interaction),
+        flows.approve_request(deps, attempt_id, interaction, request_ts=request_ts),
         name="approve_request",
         interaction=interaction,
     )

@@ -1070,6 +1070,10 @@ def _approvers_text(approval: Approval | None) -> str:
     return people if single else f"one of {people}"
 
 
+APPROVAL_BLOCK: Final = "vs_terminate_approval"
+"""The request message's Approve/Reject block (the `approvals` list numbers its own)."""
+
+
 def approval_request_message(
     attempt: Attempt, approval: Approval | None, *, note: str | None = None
 ) -> tuple[str, list[Block]]:
@@ -1124,7 +1128,7 @@ def approval_request_message(
         body.append(
             {
                 "type": "actions",
-                "block_id": "vs_terminate_approval",
+                "block_id": APPROVAL_BLOCK,
                 "elements": [
                     _button("Approve", ids.APPROVE_ACTION, attempt.id, style="primary"),
                     _button("Reject", ids.REJECT_ACTION, attempt.id, style="danger"),
@@ -1229,11 +1233,23 @@ def not_an_approver_text(check: ApproverCheck, approval: Approval | None) -> str
     )
 
 
+_SETTLED_WORDS: Final = {
+    Outcome.REJECTED: "was already rejected",
+    Outcome.EXPIRED: "has already expired",
+    Outcome.DUPLICATE: "was not needed: another attempt held the run",
+    Outcome.ABANDONED: "was never submitted",
+    Outcome.AWAITING_CONFIRMATION: "was never submitted",
+}
+
+
 def request_settled_text(attempt: Attempt | None) -> str:
     """A click on a request that was decided already (or that the bot does not know)."""
     if attempt is None:
         return ":information_source: The bot does not know this request."
-    return f":information_source: This request is already {attempt.outcome.value}; nothing changed."
+    words = _SETTLED_WORDS.get(
+        attempt.outcome, f"was approved already (outcome so far: {attempt.outcome.value})"
+    )
+    return f":information_source: This request {words}; nothing changed."
 
 
 def request_not_posted_text(attempt: Attempt) -> str:

@@ -262,9 +262,13 @@ async def _request_approval(
     await deps.delivery.mirror(attempt)
 
 
-async def approve_request(deps: Deps, attempt_id: str, interaction: Interaction) -> None:
+async def approve_request(
+    deps: Deps, attempt_id: str, interaction: Interaction, *, request_ts: str | None = None
+) -> None:
     """Approve clicked: count the approval; with enough of them, run the action."""
-    decided = await approve.approve(deps.attempts, attempt_id, interaction.actor)
+    decided = await approve.approve(
+        deps.attempts, attempt_id, interaction.actor, request_ts=request_ts
+    )
     attempt = decided.attempt
     approval = _approval_of(deps, attempt)
     if decided.verdict is not Verdict.APPROVED and decided.verdict is not Verdict.COUNTED:

@@ -210,3 +210,16 @@ def test_posting_the_request_changes_no_audited_field() -> None:
     assert applied is not None
     assert applied.attempt.request_ts == "1700000000.000100"
     assert applied.recorded == ()
+
+
+def test_an_approval_from_the_request_heals_a_request_whose_message_was_not_saved() -> None:
+    waiting = _requested(1)
+    click = Approved(approver="U0BOSS00001", owner="me", request_ts="1700000000.000100")
+    healed = apply(waiting, click, now=NOW)
+    assert healed is not None
+    assert healed.attempt.request_ts == "1700000000.000100"
+    posted = apply(waiting, RequestPosted(request_ts="1700000000.000900"), now=NOW)
+    assert posted is not None
+    kept = apply(posted.attempt, click, now=NOW)
+    assert kept is not None
+    assert kept.attempt.request_ts == "1700000000.000900"  # a saved ts is never replaced
