@@ -151,7 +151,8 @@ def test_env_example_lists_every_documented_variable_with_a_comment() -> None:
     variables = {
         "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL",
         "VECTORSHIFT_API_KEY", "VECTORSHIFT_BASE_URL", "DATABASE_URL", "VS_POLICY_FILE",
-        "VS_AUDIT_CHANNEL", "VS_AUDIT_HMAC_KEY", "VS_ALERTS_TOKEN", "HOST", "PORT", "LOG_LEVEL",
+        "VS_AUDIT_CHANNEL", "VS_AUDIT_HMAC_KEY", "VS_ALERTS_TOKEN", "VS_ALERTS_DEFAULT_CHANNEL", "HOST",
+        "PORT", "LOG_LEVEL",
         "LOG_FORMAT",
     }  # fmt: skip
     assigned = {line.split("=", 1)[0] for line in lines if line and not line.startswith("#")}

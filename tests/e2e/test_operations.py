@@ -153,6 +153,8 @@ async def test_csv_export_defuses_formulas_and_jsonl_has_the_spec_fields(stack: 
         "error",
         "verified_status",
         "action",
+        "approved_by",
+        "approved_at",
     ]
     assert "response_url" not in line
     assert (
