@@ -93,6 +93,8 @@ TARGET_P99_32_MS: Final = 100.0
 TARGET_MAX_128_MS: Final = 1000.0
 TARGET_THROUGHPUT_RATIO: Final = 0.75
 TARGET_MODAL_RATIO: Final = 0.5
+TARGET_CPU_PER_MODAL_RATIO: Final = 2.5
+"""SPEC §8: server CPU per opened modal at most 2.5× the modal baseline's at the same rate."""
 TARGET_ACK_P99_MS: Final = 100.0
 TARGET_OPENED: Final = 0.99
 TARGET_E2E_S: Final = 2.0 + VS_LATENCY_S
@@ -559,6 +561,8 @@ class Step:
     open_p99_ms: float = math.nan
     generator_lag_p99_ms: float = math.nan
     cpu: dict[str, float] = field(default_factory=dict)
+    cpu_ms_per_modal: float = math.nan
+    """Server CPU over the step (sends and the 3 s after) per modal opened in time."""
     passed: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -622,7 +626,10 @@ async def open_loop_step(
             break
         await asyncio.sleep(0.1)
     step = _score_step(Step(server=server.name, rate=rate), slack, triggers, samples)
-    step.cpu = cpu_shares(window.finish())
+    used = window.finish()
+    step.cpu = cpu_shares(used)
+    if step.opened:
+        step.cpu_ms_per_modal = round(1000 * used["server"] / step.opened, 2)
     return step
 
 
@@ -752,18 +759,38 @@ async def modal_phase(
         base, slack, None, clock=clock, step_s=step_s, idle=base_idle, reserve_s=25
     )
     value = ratio(mine["capacity_per_s"], theirs["capacity_per_s"])
+    cpu = cpu_per_modal(mine["steps"], theirs["steps"])
     return {
         "app": mine,
         "baseline": theirs,
         "ratio": value,
+        "cpu_per_modal": cpu,
         "shedding": {
             "shed_total": metric_series(metrics, "vs_terminate_shed_total"),
             "acks_total": metric_series(metrics, "vs_terminate_acks_total"),
             "background_queue_limit": metric_series(metrics, "vs_terminate_background_queue_limit"),
         },
         "checks": {
-            "capacity_ge_0.5x_baseline": not math.isnan(value) and value >= TARGET_MODAL_RATIO
+            "capacity_ge_0.5x_baseline": not math.isnan(value) and value >= TARGET_MODAL_RATIO,
+            "cpu_per_modal_le_2.5x_baseline": not math.isnan(cpu["ratio"])
+            and cpu["ratio"] <= TARGET_CPU_PER_MODAL_RATIO,
         },
+    }
+
+
+def cpu_per_modal(mine: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> dict[str, Any]:
+    """CPU per opened modal at the same arrival rate: the highest rate both sides passed."""
+    passed = {s["rate"]: s for s in theirs if s["passed"]}
+    shared = [s for s in mine if s["passed"] and s["rate"] in passed]
+    if not shared:
+        return {"rate": math.nan, "app_ms": math.nan, "baseline_ms": math.nan, "ratio": math.nan}
+    step = max(shared, key=lambda s: s["rate"])
+    app_ms, base_ms = step["cpu_ms_per_modal"], passed[step["rate"]]["cpu_ms_per_modal"]
+    return {
+        "rate": step["rate"],
+        "app_ms": app_ms,
+        "baseline_ms": base_ms,
+        "ratio": ratio(app_ms, base_ms),
     }
 
 
@@ -831,7 +858,10 @@ async def e2e_phase(app: Server, slack: FakeSlack, vs: FakeVectorShift) -> dict[
         "vectorshift_latency_s": VS_LATENCY_S,
         "cpu": cpu,
     }
-    succeeded = result["outcomes"].get('outcome="succeeded"', 0.0)
+    # Labelled by action and outcome: count every action's successes (they are all terminates).
+    succeeded = sum(
+        n for labels, n in result["outcomes"].items() if 'outcome="succeeded"' in labels
+    )
     result["checks"] = {
         "all_200_succeeded": succeeded == E2E_COUNT,
         "all_200_posted_within_2s_plus_latency": len(posted) == E2E_COUNT
@@ -1022,9 +1052,10 @@ def _report_modal(modal: dict[str, Any], step_s: float) -> list[str]:
         "srv CPU%",
         "gen CPU%",
         "other%",
+        "ms/modal",
         "result",
     )
-    widths = (14, 6, 5, 6, 7, 4, 7, 7, 7, 8, 8, 8, 8, 6, 6)
+    widths = (14, 6, 5, 6, 7, 4, 7, 7, 7, 8, 8, 8, 8, 6, 8, 6)
     rows: list[list[object]] = []
     notes: list[str] = []
     for side in ("app", "baseline"):
@@ -1046,6 +1077,7 @@ def _report_modal(modal: dict[str, Any], step_s: float) -> list[str]:
                     cpu.get("server_cpu_pct", ""),
                     cpu.get("generator_cpu_pct", ""),
                     cpu.get("other_cpu_pct", ""),
+                    s.get("cpu_ms_per_modal", ""),
                     ("pass" if s["passed"] else "FAIL") if s["sent"] else "skip",
                 ]
             )
@@ -1062,6 +1094,13 @@ def _report_modal(modal: dict[str, Any], step_s: float) -> list[str]:
     )
     if b["lower_bound_only"]:
         lines.append("  the baseline never failed, so its capacity is a lower bound")
+    cpu = modal["cpu_per_modal"]
+    lines.append(
+        f"  server CPU per opened modal at {cpu['rate']:g}/s (the highest rate both passed): "
+        f"app {cpu['app_ms']:g} ms, baseline {cpu['baseline_ms']:g} ms → {_times(cpu['ratio'])} "
+        f"(target ≤ {TARGET_CPU_PER_MODAL_RATIO:g}×: "
+        f"{_mark(modal['checks']['cpu_per_modal_le_2.5x_baseline'])})"
+    )
     shed = modal["shedding"]
     lines += [
         "  bot /metrics after the overload steps: vs_terminate_shed_total "
@@ -1108,7 +1147,23 @@ def _report_memory(memory: dict[str, float | None]) -> list[str]:
     lines += [f"  {name:<15} {_fmt(value or math.nan, 6)} MiB" for name, value in memory.items()]
     relative = ratio(memory.get("app"), memory.get("baseline-modal"))
     lines.append(f"  app/baseline-modal {_times(relative)}")
+    limit = memory_limit_mib(memory)
+    lines.append(
+        f"  target ≤ 1.5 × baseline-modal + 30 MiB = {limit:.1f} MiB: {_mark(memory_ok(memory))}"
+    )
     return lines
+
+
+def memory_limit_mib(memory: dict[str, float | None]) -> float:
+    """SPEC §8: the bot's RSS may be 1.5× the modal baseline's plus 30 MiB."""
+    base = memory.get("baseline-modal")
+    return math.nan if base is None else 1.5 * base + 30
+
+
+def memory_ok(memory: dict[str, float | None]) -> bool:
+    """Whether the bot's RSS after the run is within SPEC §8's limit."""
+    app = memory.get("app")
+    return app is not None and app <= memory_limit_mib(memory)
 
 
 def _report_extras(results: dict[str, Any]) -> list[str]:
@@ -1384,6 +1439,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             checks[f"{name}.completed"] = False
         for check, ok in outcome.get("checks", {}).items():
             checks[f"{name}.{check}"] = ok
+    if "memory_mib" in results:
+        checks["memory.rss_le_1.5x_baseline_plus_30mib"] = memory_ok(results["memory_mib"])
     results["checks"] = checks
     results["json_path"] = str(args.output)
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -292,6 +292,12 @@ async def open_runtime(
             # Bolt skips verification for Socket Mode envelopes by itself; in HTTP mode it
             # always verifies (the router serves no Slack route in Socket Mode at all).
             request_verification_enabled=not socket_mode,
+            # Middleware for what this app never receives runs on every request otherwise:
+            # Events API url_verification and self-event filtering (the app subscribes to no
+            # events) and function tokens (no workflow functions). SSL checks stay on.
+            url_verification_enabled=False,
+            ignoring_self_events_enabled=False,
+            attaching_function_token_enabled=False,
         )
 
         repository = AuditRepository(
