@@ -284,8 +284,8 @@ class Decision:
         reason: one plain sentence for the user.
         retry_at: for a budget denial, when the user may try again.
         who_could: admins, then the `who` of every rule covering this pipeline and channel,
-            without the actor, for "ask … instead".
-        checks: every rule's check, in file order.
+            without the actor, for "ask … instead" (listed for denials only).
+        checks: every rule's check, in file order (none for an admin: nothing to explain).
         action: the action asked about.
         approval: for an allowed request, the approvals it needs first (None: it acts alone);
             for a denial, what the closest rule would need.
@@ -336,6 +336,19 @@ def decide(
         The decision, with every rule's check for explanations.
     """
     target = None if pipeline_id is None else _pipeline_key(pipeline_id)
+    if actor.user_id in policy.admins:
+        # Nothing else to judge, and nothing to explain: an admin is allowed anywhere.
+        return Decision(
+            allowed=True,
+            rule=ADMINS_RULE,
+            require_reason=False,
+            failed=(),
+            reason=f"You are an admin, so you may {action.value} any run anywhere.",
+            retry_at=None,
+            who_could=(),
+            checks=(),
+            action=action,
+        )
     clock = now if now is not None else datetime.now(UTC)
     checks = tuple(
         _check(
@@ -351,8 +364,9 @@ def decide(
         )
         for rule in policy.rules
     )
-    who_could = _who_could(policy, actor, target, where, action)
-
+    passing = [c.rule for c in checks if not c.failed]
+    # Who could do it instead matters only to a denial: an allow skips listing them.
+    who_could = () if passing else _who_could(policy, actor, target, where, action)
     denied = Decision(
         allowed=False,
         rule=None,
@@ -364,14 +378,6 @@ def decide(
         checks=checks,
         action=action,
     )
-    if actor.user_id in policy.admins:
-        return replace(
-            denied,
-            allowed=True,
-            rule=ADMINS_RULE,
-            reason=f"You are an admin, so you may {action.value} any run anywhere.",
-        )
-    passing = [c.rule for c in checks if not c.failed]
     if passing:
         # One rule that lets its people act alone beats any that needs approvers (§4.6).
         rule = next((r for r in passing if not r.approvers), passing[0])
