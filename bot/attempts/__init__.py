@@ -13,10 +13,8 @@ An attempt's states and the changes that move it; `lifecycle.TRANSITIONS` is the
 its picture (tests/unit/attempts/test_lifecycle.py holds the two together):
 
     (none)
-    ├── started ──▶ denied
+    ├── started ──▶ denied | failed | already_finished | duplicate
     └── started ──▶ awaiting_confirmation
-                    ├── resolved ──▶ awaiting_confirmation
-                    ├── blocked ───▶ denied | failed | already_finished | duplicate
                     ├── abandoned ─▶ abandoned
                     ├── requested ─▶ awaiting_approval
                     │                ├── request_posted ─▶ awaiting_approval

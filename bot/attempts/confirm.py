@@ -1,10 +1,12 @@
 """Before the user confirms: the ack-path precheck, preparing the modal, checking a submission.
 
 `precheck` decides from the policy file and cached membership alone, so a certain denial can go
-back in the ack. `prepare` starts the attempt (fail closed: nothing else happens unless its
-`Started` event is written), then asks VectorShift and the directory what the modal must show
-and records what it learnt in one more event, either `Resolved` or `Blocked`. `check_submission`
-is the submit ack's local check; the database decides later, when `execute` consumes the nonce.
+back in the ack. `prepare` asks VectorShift and the directory what the modal must show, then
+starts the attempt with everything it learnt in one `Started` event (one audit write per modal:
+awaiting confirmation, or final with the reason it cannot go ahead; the run's claim is read in
+that write). Nothing is called before it is written, and no action call without it (fail
+closed). `check_submission` is the submit ack's local check; the database decides later, when
+`execute` consumes the nonce.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from enum import StrEnum
 from typing import Final
 
 from bot.attempts.context import AttemptContext
-from bot.attempts.lifecycle import Attempt, Blocked, Outcome, Resolved, Source
+from bot.attempts.lifecycle import Attempt, Outcome, Source
 from bot.domain import (
     Action,
     ActionCommand,
@@ -175,87 +177,79 @@ async def record_denial(
 
 
 async def prepare(ctx: AttemptContext, request: AttemptRequest) -> Preparation:
-    """Start an attempt and gather what the confirmation modal shows.
+    """Gather what the confirmation modal shows, and start the attempt with all of it.
+
+    The attempt is written once, after the lookups: awaiting confirmation with a fresh nonce
+    when it may go ahead, or already final with the reason it may not. The run's claim is read
+    in that same write (a duplicate is recorded as one). Nothing here calls an action.
 
     Returns:
-        The attempt (`awaiting_confirmation` with a fresh nonce when it may go ahead, or already
-        final when it may not) and the details or the blocker.
+        The attempt as recorded, and the details or the blocker.
 
     Raises:
         AuditWriteError: the attempt could not be recorded.
     """
-    attempt = await ctx.audit.start(
-        replace(
-            new_attempt(ctx, request, Outcome.AWAITING_CONFIRMATION),
-            nonce=secrets.token_urlsafe(16),
-        )
+    draft = replace(
+        new_attempt(ctx, request, Outcome.AWAITING_CONFIRMATION), nonce=secrets.token_urlsafe(16)
     )
     policy = ctx.policy()
     try:
         pipeline, status, facts, user_name = await _gather(ctx, policy, request)
     except NotFoundError:
-        return await _block(
-            ctx, attempt, Blocker.PIPELINE_NOT_FOUND, Blocked(Outcome.FAILED, "pipeline not found")
+        return await _start_blocked(
+            ctx, draft, Blocker.PIPELINE_NOT_FOUND, Outcome.FAILED, error="pipeline not found"
         )
     except AuthError:
-        return await _block(
-            ctx,
-            attempt,
-            Blocker.BAD_KEY,
-            Blocked(Outcome.FAILED, "the bot's VectorShift key was rejected"),
-        )
+        error = "the bot's VectorShift key was rejected"
+        return await _start_blocked(ctx, draft, Blocker.BAD_KEY, Outcome.FAILED, error=error)
     except VectorShiftError as exc:
-        return await _block(
-            ctx, attempt, Blocker.LOOKUP_FAILED, Blocked(Outcome.FAILED, f"lookup failed: {exc}")
-        )
-    # Everything learnt here goes into the attempt in ONE write, allowed or blocked.
-    learnt = Resolved(
+        error = f"lookup failed: {exc}"
+        return await _start_blocked(ctx, draft, Blocker.LOOKUP_FAILED, Outcome.FAILED, error=error)
+    resolved = replace(
+        draft,
         pipeline_id=pipeline.id,
         pipeline_name=pipeline.name,
-        user_name=user_name or attempt.user_name,
-    )
-    resolved = replace(
-        attempt,
-        pipeline_id=learnt.pipeline_id,
-        pipeline_name=learnt.pipeline_name,
-        user_name=learnt.user_name,
+        user_name=user_name or draft.user_name,
     )
     decision = await ctx.decide(resolved, facts, policy)
-    learnt = replace(learnt, rule=decision.rule)
+    resolved = replace(resolved, rule=decision.rule)
     found = Preparation(resolved, None, decision=decision, pipeline=pipeline, status=status)
-    details = {
-        "pipeline_id": learnt.pipeline_id,
-        "pipeline_name": learnt.pipeline_name,
-        "user_name": learnt.user_name,
-        "rule": learnt.rule,
-    }
     if not decision.allowed:
-        blocked = Blocked(Outcome.DENIED, decision.reason, **details)
-        return await _block(ctx, attempt, Blocker.DENIED, blocked, found)
-    if status is not None and status.state is RunState.FINISHED:
-        blocked = Blocked(
-            Outcome.ALREADY_FINISHED, verified_status=describe_status(status), **details
+        return await _start_blocked(
+            ctx, resolved, Blocker.DENIED, Outcome.DENIED, error=decision.reason, found=found
         )
-        return await _block(ctx, attempt, Blocker.ALREADY_FINISHED, blocked, found)
+    if status is not None and status.state is RunState.FINISHED:
+        verified = describe_status(status)
+        return await _start_blocked(
+            ctx,
+            resolved,
+            Blocker.ALREADY_FINISHED,
+            Outcome.ALREADY_FINISHED,
+            verified_status=verified,
+            found=found,
+        )
     if status is not None and status.state is RunState.NOT_FOUND:
-        blocked = Blocked(Outcome.FAILED, "run not found", **details)
-        return await _block(ctx, attempt, Blocker.RUN_NOT_FOUND, blocked, found)
-    holder = await ctx.audit.blocking_attempt(
-        base_url=ctx.base_url,
-        pipeline_id=pipeline.id,
-        run_id=attempt.run_id or "",
-        action=attempt.action,
-    )
-    if holder is not None and holder.id != attempt.id:
-        blocked = Blocked(Outcome.DUPLICATE, holder_text(holder), **details)
-        return await _block(ctx, attempt, Blocker.DUPLICATE, blocked, replace(found, holder=holder))
-    mismatch = _state_blocker(attempt.action, status)
+        return await _start_blocked(
+            ctx, resolved, Blocker.RUN_NOT_FOUND, Outcome.FAILED, error="run not found", found=found
+        )
+    # A duplicate names who holds the run, and so comes before "already paused" (SPEC §4.5).
+    mismatch = _state_blocker(resolved.action, status)
+    candidate = resolved
     if mismatch is not None:
-        blocked = Blocked(Outcome.FAILED, f"run is {mismatch.value.replace('_', ' ')}", **details)
-        return await _block(ctx, attempt, mismatch, blocked, found)
-    attempt = await ctx.audit.record(attempt.id, learnt) or resolved
-    ctx.awaiting[attempt.id] = attempt
-    return replace(found, attempt=attempt)
+        error = f"run is {mismatch.value.replace('_', ' ')}"
+        candidate = replace(resolved, outcome=Outcome.FAILED, error=error, nonce=None)
+    started, holder = await ctx.audit.start_unless_held(
+        candidate,
+        duplicate=lambda held: replace(
+            resolved, outcome=Outcome.DUPLICATE, error=holder_text(held), nonce=None
+        ),
+    )
+    if holder is not None:
+        return replace(found, attempt=started, blocker=Blocker.DUPLICATE, holder=holder)
+    if mismatch is not None:
+        return replace(found, attempt=started, blocker=mismatch)
+    ctx.awaiting[started.id] = started
+    return replace(found, attempt=started)
 
 
 def _state_blocker(action: Action, status: RunStatus | None) -> Blocker | None:
@@ -294,17 +288,22 @@ async def _gather(
     return pipeline, status, facts.result(), name.result()
 
 
-async def _block(
+async def _start_blocked(
     ctx: AttemptContext,
     attempt: Attempt,
     blocker: Blocker,
-    change: Blocked,
+    outcome: Outcome,
+    *,
+    error: str | None = None,
+    verified_status: str | None = None,
     found: Preparation | None = None,
 ) -> Preparation:
-    """End a preparation that cannot go ahead, with what was found so far."""
-    updated = await ctx.audit.record(attempt.id, change)
-    shown = found or Preparation(attempt, blocker)
-    return replace(shown, attempt=updated or attempt, blocker=blocker)
+    """Start an attempt that cannot go ahead, final at once, with what was found so far."""
+    started = await ctx.audit.start(
+        replace(attempt, outcome=outcome, error=error, verified_status=verified_status, nonce=None)
+    )
+    shown = found or Preparation(started, blocker)
+    return replace(shown, attempt=started, blocker=blocker)
 
 
 def check_submission(

@@ -155,28 +155,52 @@ class AttemptContext:
             counted: the attempt is already `pending` and so in its own budget count; it must
                 not use up its own room.
         """
-        budget = await self.budget(
-            attempt.user_id, policy, own=attempt.requested_at if counted else None
-        )
-        return decide(
-            policy,
-            actor_of(attempt),
-            facts,
-            pipeline_id=attempt.pipeline_id,
-            where=Where(attempt.channel_id or "", is_dm=attempt.channel_is_dm),
-            budget=budget,
-            now=self.clock(),
-            action=attempt.action,
-        )
+
+        def judge(budget: Mapping[str, Sequence[datetime]] | None) -> Decision:
+            return decide(
+                policy,
+                actor_of(attempt),
+                facts,
+                pipeline_id=attempt.pipeline_id,
+                where=Where(attempt.channel_id or "", is_dm=attempt.channel_is_dm),
+                budget=budget,
+                now=self.clock(),
+                action=attempt.action,
+            )
+
+        # Limits only ever take away: judged without them first, a denial (or an admin) is
+        # final, and only the allowing rules that have a limit need their budget read.
+        unlimited = judge(None)
+        limited = [
+            c.rule.name
+            for c in unlimited.checks
+            if not c.failed and c.rule.max_per_hour is not None
+        ]
+        if not unlimited.allowed or not limited:
+            return unlimited
+        own = attempt.requested_at if counted else None
+        return judge(await self.budget(attempt.user_id, policy, own=own, rules=limited))
 
     async def budget(
-        self, user_id: str, policy: Policy, *, own: datetime | None = None
+        self,
+        user_id: str,
+        policy: Policy,
+        *,
+        own: datetime | None = None,
+        rules: Sequence[str] | None = None,
     ) -> Mapping[str, list[datetime]]:
-        """When the user's counted attempts of the last hour were made, per limited rule."""
+        """When the user's counted attempts of the last hour were made, per limited rule.
+
+        Args:
+            user_id: whose attempts.
+            policy: the policy in force.
+            own: the requested time of an attempt that must not count against itself.
+            rules: only these rules (all limited rules when None).
+        """
         since = self.clock() - BUDGET_WINDOW
         budget: dict[str, list[datetime]] = {}
         for rule in policy.rules:
-            if rule.max_per_hour is None:
+            if rule.max_per_hour is None or (rules is not None and rule.name not in rules):
                 continue
             times = await self.audit.budget_times(user_id=user_id, rule=rule.name, since=since)
             if own is not None and own in times:

@@ -42,7 +42,6 @@ __all__ = [
     "Rejected",
     "RequestPosted",
     "Requested",
-    "Resolved",
     "Source",
     "Started",
     "Submitted",
@@ -187,7 +186,7 @@ class Change:
     """Base of the typed changes: each names its event kind; a `None` field changes nothing.
 
     A change that always leads to one state names it in `lands_in`; the others carry an
-    `outcome` field, or (`Resolved`) leave the state as it is.
+    `outcome` field, decide it themselves (`Approved`), or leave it as it is (`RequestPosted`).
     """
 
     kind: ClassVar[str]
@@ -196,35 +195,20 @@ class Change:
 
 @dataclass(frozen=True)
 class Started(Change):
-    """A new attempt, as it starts: awaiting confirmation, or denied on the ack path."""
+    """A new attempt, as it starts: awaiting confirmation with everything the checks learnt, or
+    why it cannot go ahead (denied, failed lookup, finished run, duplicate)."""
 
     kind: ClassVar[str] = "started"
     attempt: Attempt
 
 
 @dataclass(frozen=True)
-class Resolved(Change):
-    """What preparing the confirmation learnt: the pipeline, the user's name, the deciding rule."""
-
-    kind: ClassVar[str] = "resolved"
-    pipeline_id: str | None = None
-    pipeline_name: str | None = None
-    user_name: str | None = None
-    rule: str | None = None
-
-
-@dataclass(frozen=True)
 class Blocked(Change):
-    """The confirmation cannot go ahead (denied, not found, finished, duplicate, lookup failed)."""
+    """A request waiting for approval turned out to find its run held by another attempt."""
 
     kind: ClassVar[str] = "blocked"
     outcome: Outcome
     error: str | None = None
-    verified_status: str | None = None
-    pipeline_id: str | None = None
-    pipeline_name: str | None = None
-    user_name: str | None = None
-    rule: str | None = None
 
 
 @dataclass(frozen=True)
@@ -338,15 +322,15 @@ class Move:
 
 _O = Outcome
 TRANSITIONS: Final[Mapping[str, Move]] = {
-    Started.kind: Move(frozenset({None}), frozenset({_O.AWAITING_CONFIRMATION, _O.DENIED})),
-    Resolved.kind: Move(
-        frozenset({_O.AWAITING_CONFIRMATION}), frozenset({_O.AWAITING_CONFIRMATION})
+    # A confirmation starts as what its checks found: awaiting, or why it cannot go ahead.
+    Started.kind: Move(
+        frozenset({None}),
+        frozenset(
+            {_O.AWAITING_CONFIRMATION, _O.DENIED, _O.FAILED, _O.ALREADY_FINISHED, _O.DUPLICATE}
+        ),
     ),
-    Blocked.kind: Move(
-        # From awaiting_approval: a request whose run turned out to be held already.
-        frozenset({_O.AWAITING_CONFIRMATION, _O.AWAITING_APPROVAL}),
-        frozenset({_O.DENIED, _O.FAILED, _O.ALREADY_FINISHED, _O.DUPLICATE}),
-    ),
+    # A request that needs approval, found duplicate when it claims its run at submission.
+    Blocked.kind: Move(frozenset({_O.AWAITING_APPROVAL}), frozenset({_O.DUPLICATE})),
     Abandoned.kind: Move(frozenset({_O.AWAITING_CONFIRMATION}), frozenset({_O.ABANDONED})),
     Submitted.kind: Move(frozenset({_O.AWAITING_CONFIRMATION}), frozenset({_O.PENDING})),
     Requested.kind: Move(frozenset({_O.AWAITING_CONFIRMATION}), frozenset({_O.AWAITING_APPROVAL})),

@@ -7,7 +7,7 @@ Slack, SQL or HTTP type appears here.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -46,6 +46,13 @@ class AuditPort(Protocol):
 
     async def start(self, attempt: Attempt) -> Attempt:
         """Record a new attempt (its `Started` event)."""
+        ...
+
+    async def start_unless_held(
+        self, attempt: Attempt, *, duplicate: Callable[[Attempt], Attempt]
+    ) -> tuple[Attempt, Attempt | None]:
+        """Record a new attempt, or `duplicate(holder)` when another attempt holds its run, in
+        one write; returns the attempt as stored and the holder."""
         ...
 
     async def record(self, attempt_id: str, change: Change) -> Attempt | None:

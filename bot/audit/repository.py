@@ -150,16 +150,49 @@ class AuditRepository:
             ValueError: for a naive datetime.
         """
         attempt = _in_utc(attempt)
+        return await self._write("new attempt", lambda session: self._start_in(session, attempt))
 
-        def work(session: Session) -> Attempt:
-            applied = apply(None, Started(attempt), now=self._now())
-            if applied is None:  # pragma: no cover - Started always starts from nothing
-                raise AuditWriteError("a new attempt could not be started")
-            session.execute(_INSERT_ATTEMPT, _column_values(applied.attempt, ATTEMPT_FIELDS))
-            self._append_applied(session, applied)
-            return applied.attempt
+    async def start_unless_held(
+        self, attempt: Attempt, *, duplicate: Callable[[Attempt], Attempt]
+    ) -> tuple[Attempt, Attempt | None]:
+        """Record a new attempt, as a duplicate when another attempt holds its run.
+
+        The run's claim is read in the same transaction as the attempt is written, so a
+        confirmation costs one write and no separate read (SPEC §4.4's early duplicate check;
+        the claim itself is taken at submission).
+
+        Args:
+            attempt: the attempt as it would start (awaiting confirmation), with its
+                `base_url`, `pipeline_id` and `run_id`.
+            duplicate: makes the attempt to record instead when `holder` holds the run.
+
+        Returns:
+            The attempt as stored and the holder (None when the run is free).
+
+        Raises:
+            AuditWriteError: if it could not be written.
+        """
+        attempt = _in_utc(attempt)
+
+        def work(session: Session) -> tuple[Attempt, Attempt | None]:
+            key = _claim_key(
+                attempt.base_url or "", attempt.pipeline_id or "", attempt.run_id or ""
+            )
+            holder_id = session.execute(select(_claims.c.attempt_id).where(key)).scalar()
+            holder = _get(session, holder_id) if holder_id is not None else None
+            if holder is not None and holds_run(holder, attempt.action):
+                return self._start_in(session, _in_utc(duplicate(holder))), holder
+            return self._start_in(session, attempt), None
 
         return await self._write("new attempt", work)
+
+    def _start_in(self, session: Session, attempt: Attempt) -> Attempt:
+        applied = apply(None, Started(attempt), now=self._now())
+        if applied is None:  # pragma: no cover - Started always starts from nothing
+            raise AuditWriteError("a new attempt could not be started")
+        session.execute(_INSERT_ATTEMPT, _column_values(applied.attempt, ATTEMPT_FIELDS))
+        self._append_applied(session, applied)
+        return applied.attempt
 
     async def record(self, attempt_id: str, change: Change) -> Attempt | None:
         """Apply one change to an attempt and append its event, in one transaction.

@@ -26,7 +26,6 @@ from bot.attempts.lifecycle import (
     Rejected,
     Requested,
     RequestPosted,
-    Resolved,
     Started,
     Submitted,
 )
@@ -56,8 +55,7 @@ def a_legal_change(kind: str, attempt: Attempt) -> Change:
     """
     changes: dict[str, Change] = {
         Started.kind: Started(attempt),
-        Resolved.kind: Resolved(pipeline_name="Renamed ETL"),
-        Blocked.kind: Blocked(outcome=Outcome.DENIED, error="not allowed"),
+        Blocked.kind: Blocked(outcome=Outcome.DUPLICATE, error="held"),
         Abandoned.kind: Abandoned(),
         Submitted.kind: Submitted(nonce=attempt.nonce or "consumed", owner="host-9"),
         Finished.kind: Finished(outcome=Outcome.FAILED, error="late"),
@@ -84,10 +82,8 @@ async def store_snapshot(repository, execute_sql) -> tuple[object, ...]:
 
 
 async def test_every_stored_event_names_its_kind(repository, make_attempt, attempt_in, execute_sql):
-    resolved = await repository.start(make_attempt())
-    await repository.record(resolved.id, Resolved(pipeline_name="Renamed ETL", rule="admins"))
-    blocked = await repository.start(make_attempt())
-    await repository.record(blocked.id, Blocked(outcome=Outcome.DUPLICATE))
+    # A confirmation that cannot go ahead starts final: one event.
+    cannot = await repository.start(make_attempt(outcome=Outcome.ALREADY_FINISHED, nonce=None))
     abandoned = await attempt_in(Outcome.ABANDONED)
     finished = await attempt_in(Outcome.SUCCEEDED)
     pending = await attempt_in(Outcome.PENDING)
@@ -105,8 +101,7 @@ async def test_every_stored_event_names_its_kind(repository, make_attempt, attem
     duplicate = await attempt_in(Outcome.AWAITING_APPROVAL)
     await repository.record(duplicate.id, Blocked(outcome=Outcome.DUPLICATE))
 
-    assert kinds_of(execute_sql, resolved.id) == ["started", "resolved"]
-    assert kinds_of(execute_sql, blocked.id) == ["started", "blocked"]
+    assert kinds_of(execute_sql, cannot.id) == ["started"]
     assert kinds_of(execute_sql, abandoned.id) == ["started", "abandoned"]
     assert kinds_of(execute_sql, finished.id) == ["started", "submitted", "finished"]
     assert kinds_of(execute_sql, pending.id) == ["started", "submitted", "reconciled"]
@@ -125,8 +120,7 @@ async def test_each_event_holds_its_kind_the_outcome_and_only_the_audited_fields
     repository, make_attempt, execute_sql, clock
 ):
     attempt = await repository.start(make_attempt())
-    await repository.record(attempt.id, Resolved(pipeline_name="Renamed ETL"))
-    await repository.record(attempt.id, Submitted(nonce=attempt.nonce, owner="host-1"))
+    await repository.record(attempt.id, Submitted(nonce=attempt.nonce, owner="host-1", reason="x"))
     clock.advance(3)
     await repository.record(attempt.id, Reconciled(outcome=Outcome.SUCCEEDED, verified_status="x"))
 
@@ -135,15 +129,7 @@ async def test_each_event_holds_its_kind_the_outcome_and_only_the_audited_fields
     )
 
     assert [(row.outcome, json.loads(row.data)) for row in rows[1:]] == [
-        (
-            "awaiting_confirmation",
-            {
-                "event": "resolved",
-                "pipeline_name": "Renamed ETL",
-                "outcome": "awaiting_confirmation",
-            },
-        ),
-        ("pending", {"event": "submitted", "outcome": "pending"}),
+        ("pending", {"event": "submitted", "reason": "x", "outcome": "pending"}),
         (
             "succeeded",
             {

@@ -11,10 +11,9 @@ from bot.attempts.lifecycle import (
     AUDIT_FIELDS,
     Abandoned,
     Action,
-    Blocked,
     Finished,
     Outcome,
-    Resolved,
+    RequestPosted,
     Source,
     Submitted,
 )
@@ -170,38 +169,37 @@ async def test_a_given_completed_at_is_kept(repository, make_attempt, clock):
     assert (await repository.get(done.id)) == done
 
 
-async def test_a_change_of_no_audited_field_writes_no_event(repository, make_attempt, execute_sql):
-    attempt = await repository.start(make_attempt())
+async def test_a_change_of_no_audited_field_writes_no_event(repository, attempt_in, execute_sql):
+    attempt = await attempt_in(Outcome.AWAITING_APPROVAL)
+    events = len(events_of(execute_sql, attempt.id))
 
-    updated = await repository.record(
-        attempt.id,
-        Resolved(pipeline_id=attempt.pipeline_id, user_name=attempt.user_name, rule=attempt.rule),
-    )
+    updated = await repository.record(attempt.id, RequestPosted(request_ts="1700000000.000100"))
 
-    assert updated == attempt
-    assert await repository.get(attempt.id) == attempt
-    assert len(events_of(execute_sql, attempt.id)) == 1
+    assert updated is not None
+    assert updated.request_ts == "1700000000.000100"
+    assert await repository.get(attempt.id) == updated
+    assert len(events_of(execute_sql, attempt.id)) == events
 
 
 async def test_an_unknown_field_or_outcome_is_refused_before_anything_is_written(
-    repository, make_attempt, execute_sql
+    repository, attempt_in, execute_sql
 ):
-    attempt = await repository.start(make_attempt())
+    attempt = await attempt_in(Outcome.PENDING)
+    events = len(events_of(execute_sql, attempt.id))
 
     with pytest.raises(TypeError, match="'colour'"):
-        Resolved(colour="red")  # type: ignore[call-arg]
+        Finished(colour="red")  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="exploded"):
-        await repository.record(attempt.id, Blocked(outcome="exploded"))  # type: ignore[arg-type]
+        await repository.record(attempt.id, Finished(outcome="exploded"))  # type: ignore[arg-type]
 
     assert await repository.get(attempt.id) == attempt
-    assert len(events_of(execute_sql, attempt.id)) == 1
+    assert len(events_of(execute_sql, attempt.id)) == events
 
 
 async def test_projection_equals_the_fold_of_its_events(
     repository, make_attempt, execute_sql, clock
 ):
-    attempt = await repository.start(make_attempt())
-    await repository.record(attempt.id, Resolved(pipeline_name="Nightly ETL v2", rule="admins"))
+    attempt = await repository.start(make_attempt(pipeline_name="Nightly ETL v2", rule="admins"))
     clock.advance(5)
     await repository.record(attempt.id, Submitted(nonce=attempt.nonce, owner="me", reason="stuck"))
     clock.advance(5)
@@ -239,7 +237,6 @@ async def test_projection_equals_the_fold_of_its_events(
     )
     assert [(o, d["event"]) for o, d in events_of(execute_sql, attempt.id)] == [
         ("awaiting_confirmation", "started"),
-        ("awaiting_confirmation", "resolved"),
         ("pending", "submitted"),
         ("succeeded", "finished"),
     ]
@@ -449,8 +446,8 @@ async def test_a_change_that_cannot_append_leaves_the_attempt_unchanged(
     attempt = await repository.start(make_attempt())
     execute_sql("DROP TABLE audit_events")
 
-    with pytest.raises(AuditWriteError, match=r"^could not write the blocked event"):
-        await repository.record(attempt.id, Blocked(outcome=Outcome.DENIED))
+    with pytest.raises(AuditWriteError, match=r"^could not write the abandoned event"):
+        await repository.record(attempt.id, Abandoned())
 
     assert await repository.get(attempt.id) == attempt
 

@@ -7,7 +7,7 @@ answers from per-run scripts and records every call; `StaticDirectory` knows fix
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -55,6 +55,19 @@ class MemoryAudit:
         self.attempts[attempt.id] = applied.attempt
         self.events.append((attempt.id, applied.kind, applied.recorded))
         return applied.attempt
+
+    async def start_unless_held(
+        self, attempt: Attempt, *, duplicate: Callable[[Attempt], Attempt]
+    ) -> tuple[Attempt, Attempt | None]:
+        holder = await self.blocking_attempt(
+            base_url=attempt.base_url or "",
+            pipeline_id=attempt.pipeline_id or "",
+            run_id=attempt.run_id or "",
+            action=attempt.action,
+        )
+        if holder is not None:
+            return await self.start(duplicate(holder)), holder
+        return await self.start(attempt), None
 
     async def record(self, attempt_id: str, change: Change) -> Attempt | None:
         self._fail(change.kind)

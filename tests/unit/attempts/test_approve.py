@@ -66,7 +66,7 @@ async def test_a_request_calls_nothing_claims_the_run_and_waits(
     assert (waiting.approvals_needed, waiting.expires_at) == (1, clock() + timedelta(minutes=30))
     assert (waiting.reason, waiting.owner, waiting.nonce) == ("runaway", None, None)
     assert vs.action_calls() == []
-    assert audit.kinds(waiting.id) == ["started", "resolved", "requested"]
+    assert audit.kinds(waiting.id) == ["started", "requested"]
     # The run is held: a second request (an admin's too) is a duplicate naming the first.
     second = await confirm.prepare(two_person, request("run1", user=ADMIN))
     assert second.blocker is Blocker.DUPLICATE
@@ -90,7 +90,7 @@ async def test_an_approver_approves_and_the_same_saga_runs(
     assert done.attempt.approved_by == BOSS
     assert done.attempt.approved_at is not None
     assert vs.action_calls() == ["run1"]
-    assert audit.kinds(waiting.id) == ["started", "resolved", "requested", "approved", "finished"]
+    assert audit.kinds(waiting.id) == ["started", "requested", "approved", "finished"]
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ async def test_a_confirmed_terminate_is_called_once_and_verified_stopped(
     assert (done.attempt.reason, done.attempt.owner) == ("runaway", "me")
     assert vs.action_calls() == ["run1"]
     assert sleeps == [1.0, 2.0]
-    assert audit.kinds(attempt.id) == ["started", "resolved", "submitted", "finished"]
+    assert audit.kinds(attempt.id) == ["started", "submitted", "finished"]
 
 
 async def test_a_replayed_submission_and_a_late_close_change_nothing(

@@ -25,7 +25,6 @@ from bot.attempts.lifecycle import (
     Rejected,
     Requested,
     RequestPosted,
-    Resolved,
     Source,
     Started,
     Submitted,
@@ -47,8 +46,7 @@ PENDING = replace(AWAITING, outcome=Outcome.PENDING, nonce=None, owner="me")
 
 ONE_OF_EACH: list[Change] = [
     Started(AWAITING),
-    Resolved(pipeline_id="p1"),
-    Blocked(Outcome.DENIED, "no"),
+    Blocked(Outcome.DUPLICATE, "held"),
     Abandoned(),
     Submitted(nonce="nonce-1", owner="me"),
     Finished(Outcome.SUCCEEDED),
@@ -141,11 +139,22 @@ def test_started_records_every_audited_field_and_a_denial_is_complete_at_once() 
 
 
 def test_none_fields_change_nothing_and_a_change_of_nothing_records_no_event() -> None:
-    resolved = replace(AWAITING, pipeline_id="p1", rule="oncall")
-    same = apply(resolved, Resolved(pipeline_id="p1"), now=NOW)
+    waiting = replace(_requested(1), request_ts="1700000000.000100")
+    same = apply(waiting, RequestPosted(request_ts="1700000000.000100"), now=NOW)
     assert same is not None
-    assert same.attempt == resolved
+    assert same.attempt == waiting
     assert same.recorded == ()
+    unchanged = apply(PENDING, Finished(Outcome.FAILED, error=None), now=NOW)
+    assert unchanged is not None
+    assert unchanged.attempt.error is None
+
+
+def test_a_confirmation_that_cannot_go_ahead_starts_final() -> None:
+    for outcome in (Outcome.FAILED, Outcome.ALREADY_FINISHED, Outcome.DUPLICATE):
+        started = apply(None, Started(replace(AWAITING, outcome=outcome, nonce=None)), now=NOW)
+        assert started is not None
+        assert (started.attempt.outcome, started.attempt.completed_at) == (outcome, NOW)
+        assert started.recorded == AUDIT_FIELDS
 
 
 def _requested(needed: int) -> Attempt:
