@@ -37,10 +37,14 @@ def texts(value: object) -> str:
 async def modal(
     slack: FakeSlack, callback_id: str, *, count: int = 1, timeout_s: float = 15
 ) -> dict[str, Any]:
-    """The n-th `views.update` to a view with this callback id."""
+    """The n-th view with this callback id the bot opened or updated a modal to.
+
+    A confirmation whose details came quickly opens complete (`views.open`); a slow one opens
+    with "Checking…" and is updated (`views.update`).
+    """
     call = await slack.async_wait_for(
-        "views.update",
-        lambda c: view_of(c).get("callback_id") == callback_id,
+        "views.open|views.update",
+        lambda c: view_of(c).get("callback_id") == callback_id and not _placeholder(c),
         timeout=timeout_s,
         count=count,
     )
@@ -75,11 +79,16 @@ async def posted(
 
 
 async def modal_saying(slack: FakeSlack, words: str, *, timeout_s: float = 20) -> dict[str, Any]:
-    """The first modal update whose text contains `words`."""
+    """The first modal opened or updated to text containing `words`."""
     call = await slack.async_wait_for(
-        "views.update", lambda c: words in texts(view_of(c)), timeout=timeout_s
+        "views.open|views.update", lambda c: words in texts(view_of(c)), timeout=timeout_s
     )
     return view_of(call)
+
+
+def _placeholder(call: SlackCall) -> bool:
+    """The "Checking…" modal a slow confirmation opens with, before its details."""
+    return "Checking…" in texts(view_of(call))
 
 
 async def terminate_via_modal(

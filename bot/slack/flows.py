@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.attempts import approve, confirm, execute, queries, upkeep
 from bot.attempts.approve import Verdict
-from bot.attempts.confirm import AttemptRequest
+from bot.attempts.confirm import AttemptRequest, Preparation
 from bot.attempts.lifecycle import Attempt, Outcome, Source
 from bot.attempts.queries import LookupFailedError
 from bot.domain import Action, ActionCommand, CanICommand, HistoryCommand, StatusCommand
@@ -116,7 +116,13 @@ def start_confirmation(deps: Deps, request: AttemptRequest, interaction: Interac
 async def open_confirmation(
     deps: Deps, request: AttemptRequest, interaction: Interaction, *, reserved: bool = False
 ) -> None:
-    """Open the modal at once, then fill it with the details or the reason it cannot go ahead.
+    """Open the confirmation: complete at once when its details come quickly, else in two steps.
+
+    The details (pipeline, live run status, the policy's verdict) usually take a few hundred
+    milliseconds. Waiting up to `QUICK_OPEN_S` for them opens the finished modal with one
+    `views.open`; past that the modal opens with "Checking…" and is updated when they arrive,
+    still well inside Slack's 3-second trigger window. A failure opens "Checking…" too, so the
+    error report has a modal to show itself in.
 
     Args:
         deps: the runtime's collaborators.
@@ -125,26 +131,72 @@ async def open_confirmation(
         reserved: a place in `deps.opening` was taken for this modal; give it back once open.
     """
     try:
-        view_id = await _open_modal(deps, request, interaction.trigger_id)
+        async with asyncio.TaskGroup() as group:
+            preparing = group.create_task(_settled(confirm.prepare(deps.attempts, request)))
+            await asyncio.wait({preparing}, timeout=_quick_budget(request))
+            ready = preparing.result() if preparing.done() else None
+            if isinstance(ready, Preparation):
+                view_id = await _open_modal(deps, request, interaction.trigger_id, _view(ready))
+            else:
+                view_id = await _open_modal(deps, request, interaction.trigger_id)
+            if reserved:
+                deps.opening.leave()
+                reserved = False
+            interaction.view_id = view_id
+            outcome = await preparing
     finally:
         if reserved:
             deps.opening.leave()
-    if view_id is None:
-        return
-    interaction.view_id = view_id
-    prep = await confirm.prepare(deps.attempts, request)
+    if isinstance(outcome, BaseException):
+        raise outcome
+    prep = outcome
     _count(deps, prep.attempt)
-    if prep.blocker is None:
-        view = blocks.confirm_modal(prep, metadata(prep.attempt.id, prep.attempt.nonce or ""))
-    else:
-        view = blocks.blocked_modal(prep)
-    await deps.client.views_update(view_id=view_id, view=view)
+    if view_id is None:
+        # Nobody saw this confirmation: it cannot be submitted, so it is over.
+        if prep.blocker is None:
+            await upkeep.abandon(deps.attempts, prep.attempt.id, prep.attempt.nonce)
+        return
+    if ready is None:
+        await deps.client.views_update(view_id=view_id, view=_view(prep))
     if prep.blocker is not None:
         await deps.delivery.mirror(prep.attempt)
 
 
-async def _open_modal(deps: Deps, request: AttemptRequest, trigger_id: str) -> str | None:
-    """`views.open` with the "Checking…" modal; its view id, or None after telling the user."""
+QUICK_OPEN_S: Final = 0.6
+"""How long a confirmation waits for its details before opening with "Checking…" instead."""
+QUICK_OPEN_BY_S: Final = 1.5
+"""…and never past this long after the request arrived, to leave the placeholder time."""
+
+
+def _quick_budget(request: AttemptRequest) -> float:
+    if request.received_at is None:
+        return QUICK_OPEN_S
+    left = request.received_at + QUICK_OPEN_BY_S - time.monotonic()
+    return max(0.0, min(QUICK_OPEN_S, left))
+
+
+async def _settled(work: Coroutine[Any, Any, Preparation]) -> Preparation | Exception:
+    """The preparation, or the exception it raised (kept for after the modal is open)."""
+    try:
+        return await work
+    except Exception as exc:  # re-raised by the caller once a modal can show it
+        return exc
+
+
+def _view(prep: Preparation) -> dict[str, Any]:
+    if prep.blocker is None:
+        return blocks.confirm_modal(prep, metadata(prep.attempt.id, prep.attempt.nonce or ""))
+    return blocks.blocked_modal(prep)
+
+
+async def _open_modal(
+    deps: Deps,
+    request: AttemptRequest,
+    trigger_id: str,
+    view: dict[str, Any] | None = None,
+) -> str | None:
+    """`views.open` with `view` ("Checking…" by default); its view id, or None after telling
+    the user why no modal could open."""
     if (
         request.received_at is not None
         and time.monotonic() - request.received_at > TRIGGER_BUDGET_S
@@ -153,15 +205,19 @@ async def _open_modal(deps: Deps, request: AttemptRequest, trigger_id: str) -> s
         await _tell(deps, request, blocks.busy_text())
         return None
     try:
-        opened = await deps.client.views_open(trigger_id=trigger_id, view=blocks.loading_modal())
+        opened = await deps.client.views_open(
+            trigger_id=trigger_id, view=view or blocks.loading_modal()
+        )
     except SlackApiError as exc:
         error = str(exc.response.get("error"))
         deps.metrics.slack_api_errors_total.labels(method="views.open", error=error).inc()
         logger.warning("views.open failed: %s", error)
         await _tell(deps, request, blocks.trigger_expired_text())
         return None
-    view = opened.get("view")
-    return str(view["id"]) if isinstance(view, dict) and view.get("id") else None
+    opened_view = opened.get("view")
+    return (
+        str(opened_view["id"]) if isinstance(opened_view, dict) and opened_view.get("id") else None
+    )
 
 
 async def _tell(deps: Deps, request: AttemptRequest, text: str) -> None:

@@ -614,7 +614,7 @@ class FakeSlack(SocketModeFake):
         For sync callers; use `async_wait_for` on an event loop.
 
         Args:
-            method: The method to wait for.
+            method: The method to wait for, or several separated by `|`.
             predicate: An extra condition on the call.
             timeout: Seconds to wait at most.
             count: Wait for this many matching calls and return the last of them.
@@ -1156,9 +1156,11 @@ def _method_is(method: str) -> Callable[[SlackCall], bool]:
 def _matcher(
     method: str, predicate: Callable[[SlackCall], bool] | None
 ) -> Callable[[SlackCall], bool]:
+    """Calls of `method` (or of any of `"views.open|views.update"`) meeting `predicate`."""
+    methods = frozenset(method.split("|"))
     if predicate is None:
-        return _method_is(method)
-    return lambda call: call.method == method and predicate(call)
+        return lambda call: call.method in methods
+    return lambda call: call.method in methods and predicate(call)
 
 
 async def _read_api_args(request: web.Request) -> tuple[dict[str, Any], str | None]:

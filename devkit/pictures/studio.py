@@ -118,8 +118,8 @@ class Studio:
         """`user` types `/vs-terminate <text>` in `channel`; returns the confirmation's update.
 
         Returns:
-            The `views.update` that put the confirmation (callback `vs_terminate_confirm`) in
-            place of "Checking…".
+            The `views.open` (or, after "Checking…", the `views.update`) that showed the
+            confirmation (callback `vs_terminate_confirm`).
 
         Raises:
             StepFailedError: No confirmation came (denied, blocked, or the bot failed).
@@ -134,7 +134,7 @@ class Studio:
             return isinstance(view, Mapping) and view.get("callback_id") == CONFIRM_CALLBACK
 
         return await self.expect(
-            "views.update", "the confirmation modal", since=since, where=confirm
+            "views.open|views.update", "the confirmation modal", since=since, where=confirm
         )
 
     async def submit(self, user: str, reason: str | None = None) -> float:

@@ -514,12 +514,17 @@ class Session:
         """Waits until the modal opened since `since` shows its details (or why not).
 
         Returns:
-            The view the bot put in place of "Checking…".
+            The view with the details: opened complete, or put in place of "Checking…".
 
         Raises:
             StepFailedError: No modal, or it stayed at "Checking…".
         """
-        await self.expect("views.open", f"a modal for {self.audience.user(user)}", since=since)
+        opened = await self.expect(
+            "views.open", f"a modal for {self.audience.user(user)}", since=since
+        )
+        view = opened.args.get("view")
+        if isinstance(view, dict) and "Checking…" not in view_text(view):
+            return view  # the details came quickly: the modal opened complete
         call = await self.expect("views.update", "the modal's details", since=since)
         view = call.args.get("view")
         return view if isinstance(view, dict) else {}

@@ -102,9 +102,8 @@ def request_of(stack: LocalStack, attempt_id: str) -> SlackMessage:
 
 async def ask(stack: LocalStack, run: str, *, reason: str = "double-charging") -> tuple[str, str]:
     """Alice asks to terminate `run`; returns the attempt id and the request's ts."""
-    modals = len(
-        [c for c in stack.slack.calls("views.update") if _callback(c) == ids.CONFIRM_CALLBACK]
-    )
+    opened_or_updated = stack.slack.calls("views.open") + stack.slack.calls("views.update")
+    modals = len([c for c in opened_or_updated if _callback(c) == ids.CONFIRM_CALLBACK])
     requests = len([c for c in stack.slack.calls("chat.postMessage") if is_request(c)])
     async with stack.client() as slack:
         await slack.command(f"nightly-etl {run} {reason}", user=ALICE, channel=INCIDENTS)

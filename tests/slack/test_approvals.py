@@ -155,7 +155,8 @@ async def ask(
 ) -> tuple[str, str, dict[str, Any]]:
     """`user` asks for an action that needs approval; returns the attempt id, the request's ts
     and the modal the requester was left with."""
-    modals = len([c for c in bot.slack.calls("views.update") if is_confirmation(c)])
+    opened_or_updated = bot.slack.calls("views.open") + bot.slack.calls("views.update")
+    modals = len([c for c in opened_or_updated if is_confirmation(c)])
     requests = len([c for c in bot.slack.calls("chat.postMessage") if is_request(c)])
     await slack.command(f"{verb}nightly-etl {run} {reason}", user=user, channel=INCIDENTS)
     await modal(bot.slack, ids.CONFIRM_CALLBACK, count=modals + 1)

@@ -9,7 +9,7 @@ import pytest
 from harness import running_bot
 
 from bot.errors import ConfigError
-from devkit.expect import posted
+from devkit.expect import modal, posted
 from devkit.fakes.socket_mode import INTERACTIVE, SLASH_COMMANDS
 from devkit.payloads import SocketModeSlackClient
 from devkit.scenario import ADMIN, INCIDENTS, make_fakes
@@ -24,7 +24,7 @@ async def test_a_command_and_its_submission_arrive_as_envelopes_and_terminate(
         user = SocketModeSlackClient(bot.slack)
         ack = await user.command(f"nightly-etl {run}", user=ADMIN, channel=INCIDENTS)
         assert (ack.status_code, ack.content) == (200, b"")
-        await bot.slack.async_wait_for("views.update")
+        await modal(bot.slack, "vs_terminate_confirm")
         submitted = await user.submit(user=ADMIN, reason="over the socket")
         assert submitted.json()["response_action"] == "update"
         message = await posted(bot.slack, INCIDENTS)

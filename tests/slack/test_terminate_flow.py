@@ -10,6 +10,24 @@ from devkit.fakes import RunScript
 from devkit.scenario import ADMIN, ALICE, AUDIT, INCIDENTS, PIPELINE_ID
 
 
+async def test_a_slow_lookup_opens_checking_first_then_the_details(bot: InProcessBot) -> None:
+    bot.vectorshift.latency_s = 0.9  # past QUICK_OPEN_S: the trigger window is not risked
+    run = bot.add_run("run-slow-0001")
+    async with bot.client() as slack:
+        await slack.command(f"nightly-etl {run} slow", user=ALICE, channel=INCIDENTS)
+        opened = await bot.slack.async_wait_for("views.open")
+        assert ":hourglass_flowing_sand: Checking…" in texts(view_of(opened))
+        confirm = await modal(bot.slack, "vs_terminate_confirm")
+        await bot.idle()
+    # One modal: the placeholder, then updated in place to the details.
+    [update] = bot.slack.calls("views.update")
+    shown = bot.slack.current_view(ALICE)
+    assert shown is not None
+    assert (update.args["view_id"], shown["callback_id"]) == (shown["id"], "vs_terminate_confirm")
+    assert len(bot.slack.calls("views.open")) == 1
+    assert f"Run: {run}" in texts(confirm)
+
+
 async def test_allowed_user_terminates_a_run_and_everyone_sees_the_verified_result(
     bot: InProcessBot,
 ) -> None:
@@ -20,8 +38,10 @@ async def test_allowed_user_terminates_a_run_and_everyone_sees_the_verified_resu
         )
         assert ack.status_code == 200
         assert ack.text == ""
+        # The details came quickly: the modal opens complete, in one call, with no placeholder.
         opened = await bot.slack.async_wait_for("views.open")
-        assert ":hourglass_flowing_sand: Checking…" in texts(view_of(opened))
+        assert view_of(opened)["callback_id"] == "vs_terminate_confirm"
+        assert bot.slack.calls("views.update") == []
         confirm = await modal(bot.slack, "vs_terminate_confirm")
         shown = texts(confirm)
         assert f"Pipeline: Nightly ETL ({PIPELINE_ID})" in shown
