@@ -35,6 +35,9 @@ HINT_BYTES: Final = 4 * 1024 * 1024
 _ENTRY_OVERHEAD: Final = 512
 VERIFY_DELAYS_S: Final = (1.0, 2.0, 4.0, 8.0, 15.0)
 """Pauses before each verification poll after an action (SPEC §4.3)."""
+ACCEPTED_NOTICE_AFTER_S: Final = VERIFY_DELAYS_S[0] + 0.5
+"""Verification still running this long after VectorShift accepted (past the first poll and
+its answer): the modal says it is verifying. Sooner, the result itself is shown."""
 
 
 def _hint_size(attempt: Attempt) -> int:
@@ -65,6 +68,7 @@ class AttemptContext:
         sleep: awaitable sleep, replaced in tests.
         deadline_s: the one deadline of an action call.
         verify_delays_s: pauses before each verification poll (§4.3).
+        accepted_notice_after_s: when the modal says "verifying" if no result came yet.
     """
 
     vectorshift: VectorShiftPort
@@ -77,6 +81,7 @@ class AttemptContext:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     deadline_s: float = 10.0
     verify_delays_s: Sequence[float] = VERIFY_DELAYS_S
+    accepted_notice_after_s: float = ACCEPTED_NOTICE_AFTER_S
     pipelines: TTLCache[tuple[str, str], Pipeline] = field(default_factory=_pipelines)
     awaiting: LRUCache[str, Attempt] = field(default_factory=_hints)
 

@@ -313,16 +313,21 @@ async def _call_and_verify(
     attempt = replace(attempt, http_status=result.http_status, api_status=result.api_status)
     if on_accepted is None:
         return await _verify(ctx, attempt, decision)
-    # Telling the user it was accepted must not delay the verification polls, and a failure
-    # to tell them must not lose the verified result.
-    verified, notice = await asyncio.gather(
-        _verify(ctx, attempt, decision), on_accepted(attempt), return_exceptions=True
-    )
-    if isinstance(notice, Exception):
-        logger.warning("could not show that the call was accepted: %r", notice)
-    if isinstance(verified, BaseException):
-        raise verified
-    return verified
+    # The user hears that VectorShift accepted only when verifying takes a while: usually
+    # the first poll settles it, and the result itself follows at once (one Slack call fewer).
+    # Telling them must not delay the polls, and failing to must not lose the result.
+    try:
+        async with asyncio.TaskGroup() as group:
+            verifying = group.create_task(_verify(ctx, attempt, decision))
+            await asyncio.wait({verifying}, timeout=ctx.accepted_notice_after_s)
+            if not verifying.done():
+                try:
+                    await on_accepted(attempt)
+                except Exception as exc:  # a lost notice must not lose the result
+                    logger.warning("could not show that the call was accepted: %r", exc)
+    except* Exception as group:
+        raise group.exceptions[0] from None  # the verification's own error, as callers expect
+    return verifying.result()
 
 
 async def _after_error(

@@ -84,12 +84,21 @@ class Directory:
             maxsize=USERS_KEPT, ttl=USER_TTL_S, timer=clock
         )
         self._refreshing: dict[str, asyncio.Future[None]] = {}
+        self._named: tuple[Policy, frozenset[str]] | None = None
 
     def groups_named(self, policy: Policy) -> frozenset[str]:
-        """Every user-group id (S…) that the policy's rules mention, approvers included."""
-        return frozenset(
-            who for rule in policy.rules for who in rule.who | rule.approvers if who.startswith("S")
+        """Every user-group id (S…) that the policy's rules mention, approvers included.
+
+        Asked several times per request; worked out once per policy (a reload makes a new one).
+        """
+        named = self._named
+        if named is not None and named[0] is policy:
+            return named[1]
+        groups = frozenset(
+            who for rule in policy.rules for who in (*rule.who, *rule.approvers) if who[:1] == "S"
         )
+        self._named = (policy, groups)
+        return groups
 
     def upper_bound_facts(self, actor: Actor) -> ActorFacts:
         """The most the cache allows the actor to be, without I/O (for the ack path).

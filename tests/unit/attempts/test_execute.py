@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from cases import ALICE, request
 from memory import MemoryAudit, ScriptedVectorShift
@@ -213,9 +215,26 @@ async def test_telling_the_user_it_was_accepted_never_loses_the_verified_result(
         told.append(accepted_attempt.id)
         raise OSError("slack unreachable")
 
+    # Verification is still polling (really waiting) when the notice is due.
+    ctx.sleep, ctx.verify_delays_s, ctx.accepted_notice_after_s = asyncio.sleep, (0.05, 0.05), 0.01
     done = await execute.execute(ctx, attempt.id, attempt.nonce or "", "x", on_accepted=accepted)
     assert done is not None and done.attempt.outcome is Outcome.SUCCEEDED
     assert told == [attempt.id]
+
+
+async def test_a_verification_settled_by_the_first_poll_shows_no_verifying_step(
+    ctx: AttemptContext, vs: ScriptedVectorShift
+) -> None:
+    vs.add_run("run1", "running", "running", "cancelled")
+    attempt = await confirmed(ctx, "run1")
+    told: list[str] = []
+
+    async def accepted(accepted_attempt: Attempt) -> None:
+        told.append(accepted_attempt.id)
+
+    done = await execute.execute(ctx, attempt.id, attempt.nonce or "", "x", on_accepted=accepted)
+    assert done is not None and done.attempt.outcome is Outcome.SUCCEEDED
+    assert told == []  # the result itself follows at once: one modal update fewer
 
 
 def test_every_action_has_a_call_and_a_verification() -> None:
