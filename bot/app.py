@@ -56,15 +56,18 @@ logger = logging.getLogger(__name__)
 
 BACKGROUND_LIMIT = 512
 """Post-ack flows in flight at once; past this the app sheds new work with a "busy" answer."""
-OPENING_LIMIT = 64
-"""Modals acked but not yet open. A healthy bot has a handful; at the ~40 opens/s measured on
-2 cores, a queue of 64 is ~1.6 s, so later ones could miss Slack's 3-second trigger window and
-are answered "busy" instead."""
+OPENING_LIMIT = 128
+"""Modals acked but not yet open. Each now waits up to 0.6 s for its details so that it opens
+complete (about 0.2 s with VectorShift healthy): at 160 modals/s some 35 wait at once, mostly on
+VectorShift rather than the CPU. 128 leaves room for bursts while a real backlog (over 1 s of
+work on 2 cores at the ~160 opens/s measured) is still answered "busy" rather than left to
+miss Slack's 3-second trigger window."""
 SLACK_TIMEOUT_S = 10
 OUTBOUND_CONNECTIONS = 256
-"""Connections open at once to Slack and to VectorShift, each. aiohttp's default of 100 made
-the 101st of 200 simultaneous terminations wait for a free connection at every call (measured:
-200 at once took 0.5 s longer); half of BACKGROUND_LIMIT keeps every flow's calls moving."""
+"""Connections open at once to Slack and to VectorShift, each. With aiohttp's default of 100,
+flows past the 100th in flight queue for a free connection at every call; half of
+BACKGROUND_LIMIT lets a burst's calls go out together, since most flows spend their time
+waiting on VectorShift rather than holding a connection."""
 DRAIN_S = 25.0
 """How long in-flight actions may take to finish at shutdown; Heroku allows 30 s after SIGTERM,
 and what cannot finish is left pending for another instance's reconciliation (SPEC §6, §7)."""
