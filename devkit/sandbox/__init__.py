@@ -955,7 +955,9 @@ async def audit_table(session: Session) -> list[dict[str, object]]:
         json.loads(line) for line in result.stdout.splitlines() if line.strip()
     ]
     names = {**session.audience.users, **{pid: name for pid, name in PIPELINES.items()}}
-    rows = [("time", "who", "source", "pipeline", "run", "outcome", "rule", "reason / error")]
+    rows = [
+        ("time", "who", "source", "pipeline", "run", "action", "outcome", "rule", "reason / error")
+    ]
     for record in records:
         when = str(record.get("requested_at") or "")
         user = str(record.get("user_id") or "")
@@ -970,9 +972,10 @@ async def audit_table(session: Session) -> list[dict[str, object]]:
                 str(record.get("source") or ""),
                 pipeline or "—",
                 _shorten_left(str(record.get("run_id") or ""), 9),
+                str(record.get("action") or ""),
                 str(record.get("outcome") or ""),
                 str(record.get("rule") or "—"),
-                _shorten(str(detail or record.get("reason") or "—"), 44),
+                _shorten(str(detail or record.get("reason") or "—"), 36),
             )
         )
     for line in _table(rows):

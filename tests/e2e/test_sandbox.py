@@ -98,6 +98,10 @@ def test_scripted_sandbox_shows_every_step_and_a_verified_audit_trail() -> None:
         "succeeded", "denied", "denied", "already_finished", "failed", "succeeded", "succeeded",
         "succeeded", "succeeded", "succeeded", "succeeded", "succeeded",
     ]  # fmt: skip
+    assert re.findall(r"  (terminate|pause|resume) ", audit) == [
+        "terminate", "terminate", "terminate", "terminate", "terminate", "terminate", "terminate",
+        "pause", "resume", "pause", "terminate", "terminate",
+    ]  # fmt: skip
     assert "  (12 attempts; `audit export --format csv` for all fields)" in audit
 
     step6 = section(out, "6. Carol pauses a run from an alert, looks, resumes; pauses, terminates")
