@@ -95,6 +95,16 @@ _UPDATE_ATTEMPT = update(_attempts).where(_attempts.c.id == bindparam("attempt_i
 _INSERT_EVENT = _events.insert()
 _LAST_EVENT = select(_events.c.id, _events.c.hash).order_by(_events.c.id.desc()).limit(1)
 _CHAIN_LOCK = select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY))
+# Built once with bound parameters: building the WHERE clause per call was ~14 % of the writer
+# thread's samples for a confirmation's one write (py-spy on 6,000 `start_unless_held`).
+_CLAIM_HOLDER = select(_claims.c.attempt_id).where(
+    _claims.c.base_url == bindparam("base_url"),
+    _claims.c.pipeline_id == bindparam("pipeline_id"),
+    _claims.c.run_id == bindparam("run_id"),
+)
+_ATTEMPT_BY_ID = select(_attempts).where(_attempts.c.id == bindparam("attempt_id"))
+_ATTEMPT_FOR_UPDATE = _ATTEMPT_BY_ID.with_for_update(key_share=True)
+"""The attempt's row, locked against other changes (PostgreSQL; SQLite has one writer)."""
 
 
 @dataclass(frozen=True)
@@ -175,10 +185,9 @@ class AuditRepository:
         attempt = _in_utc(attempt)
 
         def work(session: Session) -> tuple[Attempt, Attempt | None]:
-            key = _claim_key(
-                attempt.base_url or "", attempt.pipeline_id or "", attempt.run_id or ""
+            holder_id = _holder_id(
+                session, attempt.base_url or "", attempt.pipeline_id or "", attempt.run_id or ""
             )
-            holder_id = session.execute(select(_claims.c.attempt_id).where(key)).scalar()
             holder = _get(session, holder_id) if holder_id is not None else None
             if holder is not None and holds_run(holder, attempt.action):
                 return self._start_in(session, _in_utc(duplicate(holder))), holder
@@ -218,10 +227,8 @@ class AuditRepository:
 
     def _record_in(self, session: Session, attempt_id: str, change: Change) -> Attempt | None:
         """`record`'s work inside a transaction the caller owns."""
-        query = select(_attempts).where(_attempts.c.id == attempt_id)
-        if self._pg:
-            query = query.with_for_update(key_share=True)
-        row = session.execute(query).mappings().one_or_none()
+        query = _ATTEMPT_FOR_UPDATE if self._pg else _ATTEMPT_BY_ID
+        row = session.execute(query, {"attempt_id": attempt_id}).mappings().one_or_none()
         if row is None:
             return None
         current = _attempt_from(row)
@@ -352,7 +359,7 @@ class AuditRepository:
         for _ in range(_CLAIM_ROUNDS):
             if _rowcount(session.execute(claim)) == 1:
                 return None
-            holder_id = session.execute(select(_claims.c.attempt_id).where(key)).scalar()
+            holder_id = _holder_id(session, base_url, pipeline_id, run_id)
             if holder_id is None:
                 continue  # claims are never deleted; only a hand edit gets here
             if holder_id == attempt_id:
@@ -417,10 +424,9 @@ class AuditRepository:
         Raises:
             AuditReadError: if the store cannot be read.
         """
-        key = _claim_key(base_url, pipeline_id, run_id)
 
         def work(session: Session) -> Attempt | None:
-            holder_id = session.execute(select(_claims.c.attempt_id).where(key)).scalar()
+            holder_id = _holder_id(session, base_url, pipeline_id, run_id)
             holder = _get(session, holder_id) if holder_id is not None else None
             return holder if holder is not None and holds_run(holder, action) else None
 
@@ -589,8 +595,7 @@ class AuditRepository:
         def work(session: Session) -> Attempt | None:
             holders = []
             for base_url, pipeline_id in session.execute(named):
-                key = _claim_key(base_url, pipeline_id, run_id)
-                holder_id = session.execute(select(_claims.c.attempt_id).where(key)).scalar()
+                holder_id = _holder_id(session, base_url, pipeline_id, run_id)
                 holder = _get(session, holder_id) if holder_id is not None else None
                 if holder is not None:
                     holders.append(holder)
@@ -801,8 +806,15 @@ def _rowcount(result: object) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
+def _holder_id(session: Session, base_url: str, pipeline_id: str, run_id: str) -> str | None:
+    """The attempt holding the run's claim, if any."""
+    params = {"base_url": base_url, "pipeline_id": pipeline_id, "run_id": run_id}
+    holder: str | None = session.execute(_CLAIM_HOLDER, params).scalar()
+    return holder
+
+
 def _get(session: Session, attempt_id: str) -> Attempt | None:
-    row = session.execute(select(_attempts).where(_attempts.c.id == attempt_id)).mappings().first()
+    row = session.execute(_ATTEMPT_BY_ID, {"attempt_id": attempt_id}).mappings().first()
     return None if row is None else _attempt_from(row)
 
 
