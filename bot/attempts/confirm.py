@@ -4,8 +4,9 @@
 back in the ack. `prepare` asks VectorShift and the directory what the modal must show, then
 starts the attempt with everything it learnt in one `Started` event (one audit write per modal:
 awaiting confirmation, or final with the reason it cannot go ahead; the run's claim is read in
-that write). Nothing is called before it is written, and no action call without it (fail
-closed). `check_submission` is the submit ack's local check; the database decides later, when
+that write). Only reads (the pipeline, the run's status, the directory) come before it; no
+action is called without it, and a modal whose attempt could not be written offers no submit
+(fail closed). `check_submission` is the submit ack's local check; the database decides later, when
 `execute` consumes the nonce.
 """
 
