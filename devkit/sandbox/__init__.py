@@ -659,14 +659,20 @@ class Script:
         self.out.say(f"{self.s.audience.user(user)} presses {label} (reason: {typed!r})")
         return [*shown, *await self.s.submit(user, typed)]
 
-    async def allowed(self) -> None:
-        """Step 1: an allowed terminate, from command to channel message."""
-        text = f"nightly-etl {RUN_STUCK} stuck in a retry loop since 02:00"
+    async def _alice_confirms(self, text: str) -> float:
+        """@alice types `/vs-terminate {text}` in #incidents and confirms the modal as it comes
+        (its own reason); returns when the command was answered, for what follows to wait on."""
         self.out.say(f"@alice in #incidents types: /vs-terminate {text}")
         since = time.monotonic()
         await self.s.command(ALICE, INCIDENTS, text)
         submitted = time.monotonic()
         await self._confirm(ALICE, since=since, reason=None)
+        return submitted
+
+    async def allowed(self) -> None:
+        """Step 1: an allowed terminate, from command to channel message."""
+        text = f"nightly-etl {RUN_STUCK} stuck in a retry loop since 02:00"
+        submitted = await self._alice_confirms(text)
         await self.s.expect(
             "chat.postMessage",
             "the result in #incidents",
@@ -724,11 +730,7 @@ class Script:
     async def retry(self) -> None:
         """Step 4: a failure with a Retry button, then a successful retry in the thread."""
         text = f"embeddings {RUN_FLAKY} memory leak, OOM-killed and restarting in a loop"
-        self.out.say(f"@alice in #incidents types: /vs-terminate {text}")
-        since = time.monotonic()
-        await self.s.command(ALICE, INCIDENTS, text)
-        submitted = time.monotonic()
-        await self._confirm(ALICE, since=since, reason=None)
+        submitted = await self._alice_confirms(text)
         await self.s.expect(
             "chat.postMessage",
             "a failure message with a Retry button",
@@ -844,11 +846,7 @@ class Script:
     async def approval(self) -> None:
         """Step 7: a request that needs approval, an outsider's click refused, an approval."""
         text = f"billing {RUN_BILLING} charging customers twice since 03:10"
-        self.out.say(f"@alice in #incidents types: /vs-terminate {text}")
-        since = time.monotonic()
-        await self.s.command(ALICE, INCIDENTS, text)
-        submitted = time.monotonic()
-        await self._confirm(ALICE, since=since, reason=None)
+        submitted = await self._alice_confirms(text)
         await self.s.expect(
             "chat.postMessage",
             "the approval request",
