@@ -43,6 +43,26 @@ max_per_hour = 1
 """
 
 
+# The two-person rule (SPEC §4.6): on-call asks, a lead or the boss approves.
+BOSS: Final = "U0BOSS00001"
+LEAD: Final = "U0LEAD00001"  # in the leads group
+LEADS: Final = "S0LEADS0001"
+APPROVALS_POLICY: Final = f"""
+admins = ["{ADMIN}"]
+
+[aliases]
+nightly-etl = "{PIPELINE_ID}"
+
+[[rules]]
+name = "prod-oncall"
+who = ["{GROUP}"]
+pipelines = ["nightly-etl"]
+channels = ["{INCIDENTS}"]
+approvers = ["{LEADS}", "{BOSS}"]
+approval_timeout_minutes = 30
+"""
+
+
 def make_fakes(*, vectorshift_latency_s: float = 0.0) -> tuple[FakeSlack, FakeVectorShift]:
     """A stub Slack with the on-call group and a fake VectorShift with both pipelines."""
     slack = FakeSlack()

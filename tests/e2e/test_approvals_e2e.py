@@ -16,33 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scenario import ADMIN, ALICE, AUDIT, GROUP, INCIDENTS, MALLORY, PIPELINE_ID, add_run
+from scenario import ALICE, AUDIT, INCIDENTS, MALLORY, add_run
 
 from bot.slack import ids
 from devkit.expect import modal, texts
 from devkit.fakes import SlackCall, SlackMessage
-from devkit.scenario import make_fakes
+from devkit.scenario import APPROVALS_POLICY, BOSS, LEAD, LEADS, make_fakes
 from devkit.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
-
-BOSS = "U0BOSS00001"
-LEAD = "U0LEAD00001"
-LEADS = "S0LEADS0001"
-POLICY = f"""
-admins = ["{ADMIN}"]
-
-[aliases]
-nightly-etl = "{PIPELINE_ID}"
-
-[[rules]]
-name = "prod-oncall"
-who = ["{GROUP}"]
-pipelines = ["nightly-etl"]
-channels = ["{INCIDENTS}"]
-approvers = ["{LEADS}", "{BOSS}"]
-approval_timeout_minutes = 30
-"""
 
 
 def approvals_stack(
@@ -52,7 +34,7 @@ def approvals_stack(
     if shares is not None:
         return LocalStack(
             workdir,
-            policy=POLICY,
+            policy=APPROVALS_POLICY,
             database_url=database_url,
             audit_channel=AUDIT,
             slack=shares.slack,
@@ -65,7 +47,7 @@ def approvals_stack(
         slack.ensure_user(user)
     return LocalStack(
         workdir,
-        policy=POLICY,
+        policy=APPROVALS_POLICY,
         slack=slack,
         vectorshift=vectorshift,
         audit_channel=AUDIT,

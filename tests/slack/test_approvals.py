@@ -16,27 +16,22 @@ from bot.slack import flows, ids
 from devkit.expect import modal, posted, texts, view_of
 from devkit.fakes import SlackCall, SlackMessage
 from devkit.payloads import SlackClient, block_actions_body
-from devkit.scenario import ADMIN, ALICE, AUDIT, GROUP, INCIDENTS, MALLORY, PIPELINE_ID
+from devkit.scenario import (
+    ADMIN,
+    ALICE,
+    APPROVALS_POLICY,
+    AUDIT,
+    BOSS,
+    GROUP,
+    INCIDENTS,
+    LEAD,
+    LEADS,
+    MALLORY,
+    PIPELINE_ID,
+)
 
-BOSS = "U0BOSS00001"
-LEAD = "U0LEAD00001"
-LEADS = "S0LEADS0001"
 CAROL = "U0CAROL0001"  # another on-call, in GROUP with Alice
-POLICY = f"""
-admins = ["{ADMIN}"]
-
-[aliases]
-nightly-etl = "{PIPELINE_ID}"
-
-[[rules]]
-name = "prod-oncall"
-who = ["{GROUP}"]
-pipelines = ["nightly-etl"]
-channels = ["{INCIDENTS}"]
-approvers = ["{LEADS}", "{BOSS}"]
-approval_timeout_minutes = 30
-"""
-TWO_APPROVALS = POLICY.replace(
+TWO_APPROVALS = APPROVALS_POLICY.replace(
     "approval_timeout_minutes = 30", "approvals = 2\napproval_timeout_minutes = 30"
 )
 PAUSE_ALONE = f"""
@@ -87,7 +82,7 @@ async def _open(
 
 @pytest.fixture
 async def bot(tmp_path: Path, sqlite_url: str) -> AsyncIterator[InProcessBot]:
-    async with _open(tmp_path, sqlite_url, POLICY) as running:
+    async with _open(tmp_path, sqlite_url, APPROVALS_POLICY) as running:
         yield running
 
 
@@ -99,7 +94,7 @@ def clock() -> Clock:
 @pytest.fixture
 async def timed_bot(tmp_path: Path, sqlite_url: str, clock: Clock) -> AsyncIterator[InProcessBot]:
     """The approvals bot on a clock the test moves."""
-    async with _open(tmp_path, sqlite_url, POLICY, clock) as running:
+    async with _open(tmp_path, sqlite_url, APPROVALS_POLICY, clock) as running:
         yield running
 
 
