@@ -46,8 +46,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from bot.attempts.lifecycle import (
     ATTEMPT_FIELDS,
@@ -160,7 +160,7 @@ class AuditRepository:
             ValueError: for a naive datetime.
         """
         attempt = _in_utc(attempt)
-        return await self._write("new attempt", lambda session: self._start_in(session, attempt))
+        return await self._write("new attempt", lambda conn: self._start_in(conn, attempt))
 
     async def start_unless_held(
         self, attempt: Attempt, *, duplicate: Callable[[Attempt], Attempt]
@@ -184,23 +184,23 @@ class AuditRepository:
         """
         attempt = _in_utc(attempt)
 
-        def work(session: Session) -> tuple[Attempt, Attempt | None]:
+        def work(conn: Connection) -> tuple[Attempt, Attempt | None]:
             holder_id = _holder_id(
-                session, attempt.base_url or "", attempt.pipeline_id or "", attempt.run_id or ""
+                conn, attempt.base_url or "", attempt.pipeline_id or "", attempt.run_id or ""
             )
-            holder = _get(session, holder_id) if holder_id is not None else None
+            holder = _get(conn, holder_id) if holder_id is not None else None
             if holder is not None and holds_run(holder, attempt.action):
-                return self._start_in(session, _in_utc(duplicate(holder))), holder
-            return self._start_in(session, attempt), None
+                return self._start_in(conn, _in_utc(duplicate(holder))), holder
+            return self._start_in(conn, attempt), None
 
         return await self._write("new attempt", work)
 
-    def _start_in(self, session: Session, attempt: Attempt) -> Attempt:
+    def _start_in(self, conn: Connection, attempt: Attempt) -> Attempt:
         applied = apply(None, Started(attempt), now=self._now())
         if applied is None:  # pragma: no cover - Started always starts from nothing
             raise AuditWriteError("a new attempt could not be started")
-        session.execute(_INSERT_ATTEMPT, _column_values(applied.attempt, ATTEMPT_FIELDS))
-        self._append_applied(session, applied)
+        conn.execute(_INSERT_ATTEMPT, _column_values(applied.attempt, ATTEMPT_FIELDS))
+        self._append_applied(conn, applied)
         return applied.attempt
 
     async def record(self, attempt_id: str, change: Change) -> Attempt | None:
@@ -222,13 +222,13 @@ class AuditRepository:
             AuditWriteError: if it could not be written.
         """
         return await self._write(
-            f"{change.kind} event", lambda session: self._record_in(session, attempt_id, change)
+            f"{change.kind} event", lambda conn: self._record_in(conn, attempt_id, change)
         )
 
-    def _record_in(self, session: Session, attempt_id: str, change: Change) -> Attempt | None:
+    def _record_in(self, conn: Connection, attempt_id: str, change: Change) -> Attempt | None:
         """`record`'s work inside a transaction the caller owns."""
         query = _ATTEMPT_FOR_UPDATE if self._pg else _ATTEMPT_BY_ID
-        row = session.execute(query, {"attempt_id": attempt_id}).mappings().one_or_none()
+        row = conn.execute(query, {"attempt_id": attempt_id}).mappings().one_or_none()
         if row is None:
             return None
         current = _attempt_from(row)
@@ -238,10 +238,10 @@ class AuditRepository:
         updated = _in_utc(applied.attempt)
         changed = [n for n in ATTEMPT_FIELDS if getattr(updated, n) != getattr(current, n)]
         if changed:
-            session.execute(
+            conn.execute(
                 _UPDATE_ATTEMPT, {"attempt_id_": attempt_id, **_column_values(updated, changed)}
             )
-        self._append_applied(session, replace(applied, attempt=updated))
+        self._append_applied(conn, replace(applied, attempt=updated))
         return updated
 
     async def submit(
@@ -266,13 +266,11 @@ class AuditRepository:
             AuditWriteError: if it could not be written.
         """
 
-        def work(session: Session) -> tuple[Attempt, Attempt | None] | None:
-            pending = self._record_in(session, attempt_id, change)
+        def work(conn: Connection) -> tuple[Attempt, Attempt | None] | None:
+            pending = self._record_in(conn, attempt_id, change)
             if pending is None or pending.pipeline_id is None or pending.run_id is None:
                 return None
-            holder = self._claim_in(
-                session, base_url, pending.pipeline_id, pending.run_id, attempt_id
-            )
+            holder = self._claim_in(conn, base_url, pending.pipeline_id, pending.run_id, attempt_id)
             return pending, holder
 
         return await self._write("submission", work)
@@ -297,7 +295,7 @@ class AuditRepository:
         """
         return await self._write(
             "run claim",
-            lambda session: self._claim_in(session, base_url, pipeline_id, run_id, attempt_id),
+            lambda conn: self._claim_in(conn, base_url, pipeline_id, run_id, attempt_id),
         )
 
     async def heartbeat(self, instance_id: str) -> None:
@@ -307,13 +305,13 @@ class AuditRepository:
             AuditWriteError: if it could not be written.
         """
 
-        def work(session: Session) -> None:
+        def work(conn: Connection) -> None:
             now = self._now()
             dialect_insert = postgresql.insert if self._pg else sqlite.insert
             statement = dialect_insert(_instances).values(
                 id=instance_id, started_at=now, heartbeat_at=now
             )
-            session.execute(
+            conn.execute(
                 statement.on_conflict_do_update(
                     index_elements=["id"],
                     set_={"heartbeat_at": statement.excluded.heartbeat_at, "stopped_at": None},
@@ -329,8 +327,8 @@ class AuditRepository:
             AuditWriteError: if it could not be written.
         """
 
-        def work(session: Session) -> None:
-            session.execute(
+        def work(conn: Connection) -> None:
+            conn.execute(
                 update(_instances)
                 .where(_instances.c.id == instance_id)
                 .values(stopped_at=self._now())
@@ -339,7 +337,7 @@ class AuditRepository:
         await self._write("instance stop", work)
 
     def _claim_in(
-        self, session: Session, base_url: str, pipeline_id: str, run_id: str, attempt_id: str
+        self, conn: Connection, base_url: str, pipeline_id: str, run_id: str, attempt_id: str
     ) -> Attempt | None:
         """`claim_run`'s work inside a transaction the caller owns."""
         key = _claim_key(base_url, pipeline_id, run_id)
@@ -357,21 +355,21 @@ class AuditRepository:
             .on_conflict_do_nothing(index_elements=["base_url", "pipeline_id", "run_id"])
         )
         for _ in range(_CLAIM_ROUNDS):
-            if _rowcount(session.execute(claim)) == 1:
+            if _rowcount(conn.execute(claim)) == 1:
                 return None
-            holder_id = _holder_id(session, base_url, pipeline_id, run_id)
+            holder_id = _holder_id(conn, base_url, pipeline_id, run_id)
             if holder_id is None:
                 continue  # claims are never deleted; only a hand edit gets here
             if holder_id == attempt_id:
                 return None
-            holder = _get(session, holder_id)
-            claimer = _get(session, attempt_id)
+            holder = _get(conn, holder_id)
+            claimer = _get(conn, attempt_id)
             action = claimer.action if claimer is not None else Action.TERMINATE
             if holder is not None and holds_run(holder, action):
                 return holder
             # Compare-and-set: only the claimer that still sees the old holder replaces it;
             # on PostgreSQL a concurrent one waits on the row lock, then matches nothing.
-            swapped = session.execute(
+            swapped = conn.execute(
                 update(_claims)
                 .where(key, _claims.c.attempt_id == holder_id)
                 .values(attempt_id=attempt_id, claimed_at=now)
@@ -391,13 +389,13 @@ class AuditRepository:
             AuditWriteError: if it could not be written.
         """
 
-        def work(session: Session) -> None:
+        def work(conn: Connection) -> None:
             now = self._now()
             dialect_insert = postgresql.insert if self._pg else sqlite.insert
             statement = dialect_insert(_alerts).values(
                 channel=key.channel, pipeline=key.pipeline, run_id=key.run_id, ts=ts, updated_at=now
             )
-            session.execute(
+            conn.execute(
                 statement.on_conflict_do_update(
                     index_elements=["channel", "pipeline", "run_id"],
                     set_={"ts": statement.excluded.ts, "updated_at": statement.excluded.updated_at},
@@ -414,7 +412,7 @@ class AuditRepository:
         Raises:
             AuditReadError: if the store cannot be read.
         """
-        return await self._read("attempt", lambda session: _get(session, attempt_id))
+        return await self._read("attempt", lambda conn: _get(conn, attempt_id))
 
     async def blocking_attempt(
         self, *, base_url: str, pipeline_id: str, run_id: str, action: Action = Action.TERMINATE
@@ -425,9 +423,9 @@ class AuditRepository:
             AuditReadError: if the store cannot be read.
         """
 
-        def work(session: Session) -> Attempt | None:
-            holder_id = _holder_id(session, base_url, pipeline_id, run_id)
-            holder = _get(session, holder_id) if holder_id is not None else None
+        def work(conn: Connection) -> Attempt | None:
+            holder_id = _holder_id(conn, base_url, pipeline_id, run_id)
+            holder = _get(conn, holder_id) if holder_id is not None else None
             return holder if holder is not None and holds_run(holder, action) else None
 
         return await self._read("run claim", work)
@@ -456,7 +454,7 @@ class AuditRepository:
             )
             .order_by(_attempts.c.requested_at)
         )
-        return await self._read("budget", lambda session: list(session.execute(query).scalars()))
+        return await self._read("budget", lambda conn: list(conn.execute(query).scalars()))
 
     async def history(
         self, *, pipeline_ids: Collection[str] | None, run_id: str | None = None, limit: int = 10
@@ -482,7 +480,7 @@ class AuditRepository:
         if run_id is not None:
             query = query.where(_attempts.c.run_id == run_id)
         query = query.order_by(_attempts.c.requested_at.desc(), _attempts.c.id.desc()).limit(limit)
-        return await self._read("history", lambda session: _attempts_of(session, query))
+        return await self._read("history", lambda conn: _attempts_of(conn, query))
 
     async def expired_awaiting(self, *, older_than: datetime) -> list[Attempt]:
         """Attempts still awaiting confirmation that were requested before `older_than`.
@@ -498,7 +496,7 @@ class AuditRepository:
             )
             .order_by(_attempts.c.requested_at, _attempts.c.id)
         )
-        return await self._read("expired attempts", lambda session: _attempts_of(session, query))
+        return await self._read("expired attempts", lambda conn: _attempts_of(conn, query))
 
     async def awaiting_approval(self, *, limit: int = 200) -> list[Attempt]:
         """Requests waiting for approval, oldest first.
@@ -512,7 +510,7 @@ class AuditRepository:
             .order_by(_attempts.c.requested_at, _attempts.c.id)
             .limit(limit)
         )
-        return await self._read("approval requests", lambda session: _attempts_of(session, query))
+        return await self._read("approval requests", lambda conn: _attempts_of(conn, query))
 
     async def overdue_approvals(self, *, now: datetime) -> list[Attempt]:
         """Requests waiting for approval whose `expires_at` is not after `now`.
@@ -528,7 +526,7 @@ class AuditRepository:
             )
             .order_by(_attempts.c.expires_at, _attempts.c.id)
         )
-        return await self._read("overdue approvals", lambda session: _attempts_of(session, query))
+        return await self._read("overdue approvals", lambda conn: _attempts_of(conn, query))
 
     async def orphaned_pending(self, *, lapse: timedelta, instance_id: str) -> list[Attempt]:
         """Pending attempts whose owner has stopped, or not renewed its heartbeat for `lapse`.
@@ -555,7 +553,7 @@ class AuditRepository:
             )
             .order_by(_attempts.c.requested_at, _attempts.c.id)
         )
-        return await self._read("orphaned attempts", lambda session: _attempts_of(session, query))
+        return await self._read("orphaned attempts", lambda conn: _attempts_of(conn, query))
 
     async def alert_ts(self, key: AlertKey) -> str | None:
         """The timestamp of the message posted for this alert, or None.
@@ -568,7 +566,7 @@ class AuditRepository:
             _alerts.c.pipeline == key.pipeline,
             _alerts.c.run_id == key.run_id,
         )
-        return await self._read("alert message", lambda session: session.execute(query).scalar())
+        return await self._read("alert message", lambda conn: conn.execute(query).scalar())
 
     async def run_holder(self, *, pipeline: str, run_id: str) -> Attempt | None:
         """The attempt holding a run's claim, for a run named as an alert names it.
@@ -592,11 +590,11 @@ class AuditRepository:
             .distinct()
         )
 
-        def work(session: Session) -> Attempt | None:
+        def work(conn: Connection) -> Attempt | None:
             holders = []
-            for base_url, pipeline_id in session.execute(named):
-                holder_id = _holder_id(session, base_url, pipeline_id, run_id)
-                holder = _get(session, holder_id) if holder_id is not None else None
+            for base_url, pipeline_id in conn.execute(named):
+                holder_id = _holder_id(conn, base_url, pipeline_id, run_id)
+                holder = _get(conn, holder_id) if holder_id is not None else None
                 if holder is not None:
                     holders.append(holder)
             return max(holders, key=lambda a: a.requested_at, default=None)
@@ -610,9 +608,9 @@ class AuditRepository:
             AuditReadError: if the store cannot be read.
         """
 
-        def work(session: Session) -> tuple[int, str | None]:
-            count = session.execute(select(func.count()).select_from(_events)).scalar_one()
-            head = session.execute(
+        def work(conn: Connection) -> tuple[int, str | None]:
+            count = conn.execute(select(func.count()).select_from(_events)).scalar_one()
+            head = conn.execute(
                 select(_events.c.hash).order_by(_events.c.id.desc()).limit(1)
             ).scalar()
             return int(count), head
@@ -633,7 +631,7 @@ class AuditRepository:
         Raises:
             AuditReadError: if the store cannot be read.
         """
-        return await self._read("chain", self._verify)
+        return await self._read("chain", self._verify, snapshot=True)
 
     async def export(
         self,
@@ -681,8 +679,8 @@ class AuditRepository:
             select(_attempts).where(*conditions).order_by(_attempts.c.requested_at, _attempts.c.id)
         )
 
-        def work(session: Session) -> list[dict[str, object]]:
-            return [_json_record(a) for a in _attempts_of(session, query)]
+        def work(conn: Connection) -> list[dict[str, object]]:
+            return [_json_record(a) for a in _attempts_of(conn, query)]
 
         return await self._read("export", work)
 
@@ -694,23 +692,23 @@ class AuditRepository:
             raise ValueError("the audit clock must return timezone-aware datetimes")
         return now.astimezone(UTC)
 
-    def _append_applied(self, session: Session, applied: Applied) -> None:
+    def _append_applied(self, conn: Connection, applied: Applied) -> None:
         """Append the event of an applied change, when it recorded anything."""
         if not applied.recorded:
             return
         attempt = applied.attempt
         data: dict[str, object] = {"event": applied.kind}
         data.update((name, _json_value(getattr(attempt, name))) for name in applied.recorded)
-        self._append(session, attempt.id, attempt.outcome, data)
+        self._append(conn, attempt.id, attempt.outcome, data)
 
     def _append(
-        self, session: Session, attempt_id: str, outcome: Outcome, data: dict[str, object]
+        self, conn: Connection, attempt_id: str, outcome: Outcome, data: dict[str, object]
     ) -> None:
         """Append one event at the chain's head; the caller's transaction commits it."""
         if self._pg:
             # Held to the end of the transaction: the head read below cannot go stale.
-            session.execute(_CHAIN_LOCK)
-        last = session.execute(_LAST_EVENT).first()
+            conn.execute(_CHAIN_LOCK)
+        last = conn.execute(_LAST_EVENT).first()
         event_id = 1 if last is None else int(last.id) + 1
         prev_hash = None if last is None else str(last.hash)
         at = self._now()
@@ -723,7 +721,7 @@ class AuditRepository:
             data=data,
             prev_hash=prev_hash,
         )
-        session.execute(
+        conn.execute(
             _INSERT_EVENT,
             {
                 "id": event_id,
@@ -736,16 +734,13 @@ class AuditRepository:
             },
         )
 
-    def _verify(self, session: Session) -> VerifyResult:
-        if self._pg:
-            # Two passes must see one snapshot while other instances keep appending.
-            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    def _verify(self, conn: Connection) -> VerifyResult:
         count, head, expected_id = 0, None, 1
 
         def bad(event_id: int | None, problem: str) -> VerifyResult:
             return VerifyResult(False, count, event_id, problem, head)
 
-        events = session.execute(select(_events).order_by(_events.c.id)).yield_per(_STREAM_ROWS)
+        events = conn.execute(select(_events).order_by(_events.c.id)).yield_per(_STREAM_ROWS)
         for event in events:
             if event.id != expected_id:
                 missing = (
@@ -771,10 +766,10 @@ class AuditRepository:
             if not hashes_equal(computed, event.hash):
                 return bad(event.id, "its hash does not match its content (edited, or another key)")
             count, head, expected_id = count + 1, event.hash, expected_id + 1
-        problem = _projection_problem(session)
+        problem = _projection_problem(conn)
         return VerifyResult(problem is None, count, None, problem, head)
 
-    async def _write(self, what: str, fn: Callable[[Session], T]) -> T:
+    async def _write(self, what: str, fn: Callable[[Connection], T]) -> T:
         try:
             return await self._db.run(fn)
         except SQLAlchemyError as exc:
@@ -782,9 +777,9 @@ class AuditRepository:
                 f"could not write the {what} to the audit store ({type(exc).__name__})"
             ) from exc
 
-    async def _read(self, what: str, fn: Callable[[Session], T]) -> T:
+    async def _read(self, what: str, fn: Callable[[Connection], T], *, snapshot: bool = False) -> T:
         try:
-            return await self._db.read(fn)
+            return await self._db.read(fn, snapshot=snapshot)
         except SQLAlchemyError as exc:
             raise AuditReadError(
                 f"could not read the {what} from the audit store ({type(exc).__name__})"
@@ -806,20 +801,20 @@ def _rowcount(result: object) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
-def _holder_id(session: Session, base_url: str, pipeline_id: str, run_id: str) -> str | None:
+def _holder_id(conn: Connection, base_url: str, pipeline_id: str, run_id: str) -> str | None:
     """The attempt holding the run's claim, if any."""
     params = {"base_url": base_url, "pipeline_id": pipeline_id, "run_id": run_id}
-    holder: str | None = session.execute(_CLAIM_HOLDER, params).scalar()
+    holder: str | None = conn.execute(_CLAIM_HOLDER, params).scalar()
     return holder
 
 
-def _get(session: Session, attempt_id: str) -> Attempt | None:
-    row = session.execute(_ATTEMPT_BY_ID, {"attempt_id": attempt_id}).mappings().first()
+def _get(conn: Connection, attempt_id: str) -> Attempt | None:
+    row = conn.execute(_ATTEMPT_BY_ID, {"attempt_id": attempt_id}).mappings().first()
     return None if row is None else _attempt_from(row)
 
 
-def _attempts_of(session: Session, query: Select[Any]) -> list[Attempt]:
-    return [_attempt_from(row) for row in session.execute(query).mappings()]
+def _attempts_of(conn: Connection, query: Select[Any]) -> list[Attempt]:
+    return [_attempt_from(row) for row in conn.execute(query).mappings()]
 
 
 def _attempt_from(row: RowMapping) -> Attempt:
@@ -872,23 +867,23 @@ def _parse_object(text: str) -> dict[str, object] | None:
     return value if isinstance(value, dict) else None
 
 
-def _projection_problem(session: Session) -> str | None:
+def _projection_problem(conn: Connection) -> str | None:
     """Compare each attempt's audit fields with the fold of its events' data.
 
     Both streams come back in the database's own order of attempt ids and are walked in
     lockstep, so memory stays flat and no Python-vs-collation ordering is assumed.
     """
-    events = session.execute(
+    events = conn.execute(
         select(_events.c.attempt_id, _events.c.data).order_by(_events.c.attempt_id, _events.c.id)
     ).yield_per(_STREAM_ROWS)
-    rows = session.execute(select(_attempts).order_by(_attempts.c.id)).mappings()
+    rows = conn.execute(select(_attempts).order_by(_attempts.c.id)).mappings()
     attempts: Iterator[RowMapping] = iter(rows.yield_per(_STREAM_ROWS))
     for attempt_id, group in groupby(events, key=lambda e: e.attempt_id):
         row = next(attempts, None)
         if row is None or row["id"] != attempt_id:
             # Both streams share one order, so the first mismatch is a row without events,
             # unless the events' attempt has no row at all (possible only with FKs off).
-            if row is not None and _get(session, attempt_id) is not None:
+            if row is not None and _get(conn, attempt_id) is not None:
                 return f"attempt {row['id']} has state but no events"
             return f"attempt {attempt_id} has events but no state"
         folded: dict[str, object] = dict(FOLD_DEFAULTS)
