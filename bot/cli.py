@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import subprocess
@@ -198,6 +199,10 @@ async def _serve(settings: Settings, *, socket_mode: bool) -> int:
             logger.info("%s: finishing in-flight work, then stopping", signum.name)
             server.should_exit = True
 
+        # What startup built (modules, clients, the policy, Bolt's listeners) lives as long as
+        # the process: frozen out of the collector's view, full collections stop re-walking it
+        # (the use `gc.freeze` is documented for).
+        gc.freeze()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGHUP, runtime.policy.reload)
         for signum in (signal.SIGTERM, signal.SIGINT):
