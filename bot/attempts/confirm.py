@@ -134,8 +134,10 @@ def require_reason(ctx: AttemptContext, attempt: Attempt) -> bool:
     return any(r.name == attempt.rule and r.require_reason for r in ctx.policy().rules)
 
 
-def new_attempt(ctx: AttemptContext, request: AttemptRequest, outcome: Outcome) -> Attempt:
-    """An attempt for `request`, not yet recorded."""
+def new_attempt(
+    ctx: AttemptContext, request: AttemptRequest, outcome: Outcome, *, nonce: str | None = None
+) -> Attempt:
+    """An attempt for `request`, not yet recorded (with `nonce` when it awaits a submission)."""
     return Attempt(
         id=str(uuid.uuid4()),
         request_id=request.request_id,
@@ -157,6 +159,7 @@ def new_attempt(ctx: AttemptContext, request: AttemptRequest, outcome: Outcome) 
         message_channel=request.message_channel,
         message_ts=request.message_ts,
         base_url=ctx.base_url,
+        nonce=nonce,
     )
 
 
@@ -190,8 +193,8 @@ async def prepare(ctx: AttemptContext, request: AttemptRequest) -> Preparation:
     Raises:
         AuditWriteError: the attempt could not be recorded.
     """
-    draft = replace(
-        new_attempt(ctx, request, Outcome.AWAITING_CONFIRMATION), nonce=secrets.token_urlsafe(16)
+    draft = new_attempt(
+        ctx, request, Outcome.AWAITING_CONFIRMATION, nonce=secrets.token_urlsafe(16)
     )
     policy = ctx.policy()
     try:

@@ -829,9 +829,11 @@ def _in_utc(attempt: Attempt) -> Attempt:
     stamps: dict[str, Any] = {}
     for name in _DATETIME_FIELDS:
         value = getattr(attempt, name)
-        if value is not None:
+        if value is not None and value.tzinfo is not UTC:
             stamps[name] = _utc(value, name)
-    return replace(attempt, **stamps)
+    # Attempts already in UTC (all the app makes) come back as they are: a replace() of this
+    # 35-field dataclass costs about 9 µs, and one happens on every write.
+    return replace(attempt, **stamps) if stamps else attempt
 
 
 def _utc(value: datetime, name: str) -> datetime:
