@@ -7,11 +7,17 @@ every revision's bot (each exported with `git archive` into its own directory, s
 fakes are today's and only `bot/` differs) side by side with the modal baseline, and for
 `--rounds` rounds sends each of them `--rate` signed `/vs-terminate <pipeline> <run>` per second
 for `--step` seconds, in alternating order, with the same fakes and the same accounting as
-`run.py`'s modal-capacity phase. It prints every round and the medians, and the ratio to the
-baseline's median.
+`run.py`'s modal-capacity phase. It prints every round, then per revision the median of its
+per-round ratios to the first revision and to the baseline (ratios within a round share the
+machine's state of that moment, so they move far less than the CPU figures themselves), and the
+plain medians.
+
+`REV+NAME` runs `REV` with the ablation `bench/ablations/NAME` (see its README): one piece of
+the modal path replaced by a stand-in that costs nearly nothing, to see what that piece costs.
 
     PYTHONPATH=. .venv/bin/python bench/ab.py f83a5fa HEAD            # 6 rounds at 80/s
     PYTHONPATH=. .venv/bin/python bench/ab.py --rounds 8 --rate 160 HEAD~1 HEAD
+    PYTHONPATH=. .venv/bin/python bench/ab.py --rounds 8 HEAD HEAD+no_status HEAD+no_audit_write
 
 Everything listens on 127.0.0.1; exported trees live under `bench/results/ab/`.
 """
@@ -49,8 +55,21 @@ from devkit.fakes.vectorshift_api import FakeVectorShift
 from devkit.stack import LocalStack
 
 AB_DIR: Final = RESULTS_DIR / "ab"
+ABLATIONS: Final = Path(__file__).resolve().parent / "ablations"
 EXPORTED: Final = ("bot", "migrations", "pyproject.toml")
 """What a revision's bot needs to run: its package, and the migrations its `migrate` applies."""
+
+
+def bot_env(side: str, into: Path) -> dict[str, str]:
+    """The bot's environment for `REV[+ABLATION…]`: `REV` exported, the ablations on top."""
+    revision, *ablations = side.split("+")
+    for name in ablations:
+        if not (ABLATIONS / f"{name}.py").is_file():
+            raise SystemExit(f"no ablation {name!r} in {ABLATIONS}")
+    tree = str(export(revision, into))
+    if not ablations:
+        return {"PYTHONPATH": tree}
+    return {"PYTHONPATH": f"{ABLATIONS}:{tree}", "VS_BENCH_ABLATIONS": ",".join(ablations)}
 
 
 def export(revision: str, into: Path) -> Path:
@@ -74,13 +93,13 @@ async def measure(revisions: Sequence[str], *, rounds: int, rate: float, step_s:
     try:
         sides: list[tuple[Server, FakeSlack, FakeVectorShift | None]] = []
         for index, revision in enumerate(revisions):
-            tree = export(revision, AB_DIR / f"tree-{index}")
+            env = bot_env(revision, AB_DIR / f"tree-{index}")
             stack = LocalStack(
                 AB_DIR / f"run-{index}",
                 policy=policy_text(),
                 slack=FakeSlack(trigger_ttl_s=TRIGGER_WINDOW_S),
                 vectorshift=FakeVectorShift(latency_s=VS_LATENCY_S),
-                env={"PYTHONPATH": str(tree)},
+                env=env,
             )
             stacks.append(stack)
             await asyncio.to_thread(stack.start)
@@ -109,10 +128,18 @@ async def measure(revisions: Sequence[str], *, rounds: int, rate: float, step_s:
                     f"{server.name} {step.cpu_ms_per_modal} ms ({step.opened}/{step.sent})"
                 )
             print(f"round {number + 1}: " + ", ".join(shown), flush=True)
-        base = statistics.median(results[sides[-1][0].name])
+        first, base_name = results[sides[0][0].name], sides[-1][0].name
+        base = statistics.median(results[base_name])
         for name, values in results.items():
+            to_first = statistics.median(v / f for v, f in zip(values, first, strict=True))
+            to_base = statistics.median(
+                v / b for v, b in zip(values, results[base_name], strict=True)
+            )
             middle = statistics.median(values)
-            print(f"{name}: median {middle:.2f} ms per opened modal, {middle / base:.2f}× baseline")
+            print(
+                f"{name}: per round {to_first:.3f}× {sides[0][0].name}, {to_base:.2f}× baseline;"
+                f" median {middle:.2f} ms per opened modal ({middle / base:.2f}× baseline's median)"
+            )
     finally:
         if baseline is not None:
             baseline.stop()
